@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "whitelist.h"
+
+static const uint64_t key[2] = {0x1234, 0x5678};
+
+static mxa_addr ip(const char *s)
+{
+	mxa_addr a;
+
+	assert_int_equal(addr_parse(&a, s), 0);
+	return a;
+}
+
+static mxa_addr nth(uint32_t i)
+{
+	uint8_t v4[4] = {198, (uint8_t)(18 + (i >> 16 & 1)), (uint8_t)(i >> 8), (uint8_t)i};
+	mxa_addr a;
+
+	addr_from_v4(&a, v4);
+	return a;
+}
+
+static struct wl_entry entry(mxa_addr a, mxa_time deadline)
+{
+	struct wl_entry e = {.addr = a, .deadline = deadline, .reason = WL_REASON_FAKE_MX};
+
+	return e;
+}
+
+static void test_put_lookup(void **state)
+{
+	struct whitelist *wl = whitelist_new(10, key, 1000);
+	struct wl_entry e = entry(ip("192.0.2.1"), 1100), got;
+	mxa_addr other = ip("192.0.2.2");
+
+	(void)state;
+	assert_non_null(wl);
+	e.origin = ip("192.0.2.10");
+	assert_int_equal(whitelist_put(wl, &e, NULL), WL_PUT_NEW);
+	assert_true(whitelist_lookup(wl, &e.addr, 1000, &got));
+	assert_true(addr_equal(&got.addr, &e.addr));
+	assert_true(addr_equal(&got.origin, &e.origin));
+	assert_int_equal(got.deadline, 1100);
+	assert_int_equal(got.reason, WL_REASON_FAKE_MX);
+	assert_false(got.used);
+	assert_false(whitelist_lookup(wl, &other, 1000, NULL));
+	/* At or after the deadline the entry no longer counts, even before expiry ran. */
+	assert_true(whitelist_lookup(wl, &e.addr, 1099, NULL));
+	assert_false(whitelist_lookup(wl, &e.addr, 1100, NULL));
+	assert_int_equal(whitelist_size(wl), 1);
+	whitelist_free(wl);
+}
+
+static void test_update_keeps_use(void **state)
+{
+	struct whitelist *wl = whitelist_new(10, key, 1000);
+	struct wl_entry e = entry(ip("2001:db8::1"), 1100), got;
+
+	(void)state;
+	whitelist_put(wl, &e, NULL);
+	assert_true(whitelist_touch(wl, &e.addr, 1050));
+	e.deadline = 1500;
+	assert_int_equal(whitelist_put(wl, &e, NULL), WL_PUT_UPDATED);
+	assert_true(whitelist_lookup(wl, &e.addr, 1400, &got));
+	assert_true(got.used);
+	assert_int_equal(got.last_use, 1050);
+	assert_int_equal(got.deadline, 1500);
+	assert_int_equal(whitelist_size(wl), 1);
+	whitelist_free(wl);
+}
+
+static void test_expiry_in_deadline_order(void **state)
+{
+	struct whitelist *wl = whitelist_new(100, key, 0);
+	const mxa_time deadlines[] = {50, 10, 30, 20, 40};
+	struct wl_entry e;
+	mxa_time last = 0;
+	size_t popped = 0;
+
+	(void)state;
+	for (uint32_t i = 0; i < 5; i++) {
+		e = entry(nth(i), deadlines[i]);
+		whitelist_put(wl, &e, NULL);
+	}
+	assert_int_equal(whitelist_next_deadline(wl), 10);
+	assert_false(whitelist_pop_expired(wl, 9, &e));
+	while (whitelist_pop_expired(wl, 35, &e)) {
+		assert_true(e.deadline >= last);
+		last = e.deadline;
+		popped++;
+	}
+	assert_int_equal(popped, 3);
+	assert_int_equal(whitelist_size(wl), 2);
+	assert_int_equal(whitelist_next_deadline(wl), 40);
+	/* Re-arming moves an entry in the expiry order. */
+	e = entry(nth(4), 100);
+	assert_int_equal(whitelist_put(wl, &e, NULL), WL_PUT_UPDATED);
+	assert_int_equal(whitelist_next_deadline(wl), 50);
+	whitelist_free(wl);
+}
+
+static void test_capacity_evicts_earliest_deadline(void **state)
+{
+	struct whitelist *wl = whitelist_new(3, key, 0);
+	struct wl_entry e, victim;
+
+	(void)state;
+	e = entry(nth(1), 300);
+	whitelist_put(wl, &e, NULL);
+	e = entry(nth(2), 100);
+	whitelist_put(wl, &e, NULL);
+	e = entry(nth(3), 200);
+	whitelist_put(wl, &e, NULL);
+	e = entry(nth(4), 400);
+	assert_int_equal(whitelist_put(wl, &e, &victim), WL_PUT_EVICTED);
+	e.addr = nth(2);
+	assert_true(addr_equal(&victim.addr, &e.addr));
+	assert_int_equal(victim.deadline, 100);
+	assert_int_equal(whitelist_size(wl), 3);
+	e.addr = nth(2);
+	assert_false(whitelist_lookup(wl, &e.addr, 0, NULL));
+	e.addr = nth(4);
+	assert_true(whitelist_lookup(wl, &e.addr, 0, NULL));
+	whitelist_free(wl);
+}
+
+static int count_entry(void *ctx, const struct wl_entry *e)
+{
+	(void)e;
+	(*(size_t *)ctx)++;
+	return 0;
+}
+
+static void test_del_and_foreach(void **state)
+{
+	struct whitelist *wl = whitelist_new(100, key, 0);
+	struct wl_entry e, got;
+	mxa_addr a = nth(7);
+	size_t seen = 0;
+
+	(void)state;
+	for (uint32_t i = 0; i < 20; i++) {
+		e = entry(nth(i), 100 + i);
+		whitelist_put(wl, &e, NULL);
+	}
+	assert_true(whitelist_del(wl, &a, &got));
+	assert_int_equal(got.deadline, 107);
+	assert_false(whitelist_del(wl, &a, NULL));
+	assert_false(whitelist_lookup(wl, &a, 0, NULL));
+	assert_int_equal(whitelist_size(wl), 19);
+	for (uint32_t i = 0; i < 20; i++) {
+		a = nth(i);
+		assert_int_equal(whitelist_lookup(wl, &a, 0, NULL), i != 7);
+	}
+	assert_int_equal(whitelist_foreach(wl, count_entry, &seen), 0);
+	assert_int_equal(seen, 19);
+	whitelist_free(wl);
+}
+
+/* Random operations against a plain array model, through growth and eviction. */
+static void test_random_against_model(void **state)
+{
+	enum { N = 3000, CAP = 1000 };
+	static mxa_time model[N]; /* deadline per address, 0: absent */
+	struct whitelist *wl = whitelist_new(CAP, key, 0);
+	struct wl_entry e, victim;
+	size_t present = 0;
+	mxa_time now = 1;
+
+	(void)state;
+	srand(42);
+	memset(model, 0, sizeof(model));
+	for (int step = 0; step < 40000; step++) {
+		uint32_t i = (uint32_t)rand() % N;
+		int op = rand() % 10;
+		mxa_addr a = nth(i);
+
+		if (op < 6) {
+			e = entry(a, now + 1 + rand() % 500);
+			int r = whitelist_put(wl, &e, &victim);
+
+			assert_true(r >= 0);
+			if (r == WL_PUT_EVICTED) {
+				uint32_t v = victim.addr.b[14] << 8 | victim.addr.b[15];
+
+				v |= (uint32_t)(victim.addr.b[13] - 18) << 16;
+				assert_int_equal(model[v], victim.deadline);
+				/* The victim had the earliest deadline. */
+				for (uint32_t k = 0; k < N; k++)
+					if (model[k])
+						assert_true(model[k] >= victim.deadline);
+				model[v] = 0;
+				present--;
+			}
+			if (!model[i])
+				present++;
+			model[i] = e.deadline;
+		} else if (op < 8) {
+			bool had = model[i] != 0;
+
+			assert_int_equal(whitelist_del(wl, &a, NULL), had);
+			if (had)
+				present--;
+			model[i] = 0;
+		} else {
+			now += rand() % 5;
+			while (whitelist_pop_expired(wl, now, &e)) {
+				uint32_t v = e.addr.b[14] << 8 | e.addr.b[15];
+
+				v |= (uint32_t)(e.addr.b[13] - 18) << 16;
+				assert_int_equal(model[v], e.deadline);
+				assert_true(e.deadline <= now);
+				model[v] = 0;
+				present--;
+			}
+		}
+		assert_int_equal(whitelist_size(wl), present);
+		assert_true(present <= CAP);
+	}
+	for (uint32_t i = 0; i < N; i++) {
+		mxa_addr a = nth(i);
+		struct wl_entry got;
+		bool in = whitelist_lookup(wl, &a, 0, &got);
+
+		assert_int_equal(in, model[i] != 0);
+		if (in)
+			assert_int_equal(got.deadline, model[i]);
+	}
+	whitelist_free(wl);
+}
+
+static void test_rejects_zero_capacity(void **state)
+{
+	(void)state;
+	assert_null(whitelist_new(0, key, 0));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_put_lookup),
+		cmocka_unit_test(test_update_keeps_use),
+		cmocka_unit_test(test_expiry_in_deadline_order),
+		cmocka_unit_test(test_capacity_evicts_earliest_deadline),
+		cmocka_unit_test(test_del_and_foreach),
+		cmocka_unit_test(test_random_against_model),
+		cmocka_unit_test(test_rejects_zero_capacity),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-enum key_type { KEY_FAKE, KEY_REAL, KEY_UINT, KEY_BOOL, KEY_PATH };
+enum key_type { KEY_FAKE, KEY_REAL, KEY_UINT, KEY_BOOL, KEY_PATH, KEY_STR, KEY_NAME, KEY_BACKEND };
 
 struct key {
 	const char *name;
@@ -42,7 +42,20 @@ static const struct key keys[] = {
     U("max-entries", max_entries, 1, 100000000),
     U("ipv4-prefix", ipv4_prefix, 0, 32),
     U("ipv6-prefix", ipv6_prefix, 0, 128),
+    /* Strings: min and max are lengths. A name is a pf table or an ipset set name. */
+    {"backend", KEY_BACKEND, offsetof(struct config, backend), 0, 0},
+    {"pflog-interface", KEY_NAME, offsetof(struct config, pflog_interface), 1, 63},
+    {"pcap-filter", KEY_STR, offsetof(struct config, pcap_filter), 0, 1024},
+    {"table", KEY_NAME, offsetof(struct config, table), 1, 31},
+    {"ipset", KEY_NAME, offsetof(struct config, ipset), 1, 31},
+    {"ipset6", KEY_NAME, offsetof(struct config, ipset6), 1, 31},
 };
+
+static bool key_is_string(const struct key *k)
+{
+	return k->type == KEY_PATH || k->type == KEY_STR || k->type == KEY_NAME ||
+	       k->type == KEY_BACKEND;
+}
 
 void config_init(struct config *c)
 {
@@ -71,7 +84,9 @@ void config_clear(struct config *c)
 {
 	list_clear(&c->fake);
 	list_clear(&c->real);
-	free(c->pidfile);
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (key_is_string(&keys[i]))
+			free(*(char **)((char *)c + keys[i].offset));
 	config_init(c);
 }
 
@@ -169,6 +184,24 @@ static bool server_spec_ok(const char *v)
 	return true;
 }
 
+static bool string_ok(const struct key *k, const char *v)
+{
+	size_t n;
+
+	if (!v)
+		return false;
+	n = strlen(v);
+	if (k->type == KEY_BACKEND)
+		return strcmp(v, "nfqueue") == 0 || strcmp(v, "pflog") == 0;
+	if (n < k->min || n > k->max)
+		return false;
+	for (const char *p = v; k->type == KEY_NAME && *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.' || *p == ':'))
+			return false;
+	return true;
+}
+
 int config_set(struct config *c, const char *key, const char *value, const char *origin, char *err,
                size_t errlen)
 {
@@ -226,6 +259,25 @@ int config_set(struct config *c, const char *key, const char *value, const char 
 		free(*(char **)field);
 		*(char **)field = s;
 		return 0;
+	case KEY_STR:
+	case KEY_NAME:
+	case KEY_BACKEND:
+		if (!string_ok(k, value)) {
+			snprintf(
+			    err, errlen, "%s: %s: '%s' is not %s", origin, key, value ? value : "",
+			    k->type == KEY_BACKEND ? "nfqueue or pflog"
+			    : k->type == KEY_NAME  ? "a name (letters, digits, - _ . :, 31 at most)"
+			                           : "a valid value");
+			return -EINVAL;
+		}
+		s = strdup(value);
+		if (!s) {
+			snprintf(err, errlen, "%s: %s: out of memory", origin, key);
+			return -ENOMEM;
+		}
+		free(*(char **)field);
+		*(char **)field = s;
+		return 0;
 	}
 	return -EINVAL;
 }
@@ -243,13 +295,22 @@ int config_copy(struct config *dst, const struct config *src)
 	*dst = *src;
 	dst->fake = (struct config_list){0};
 	dst->real = (struct config_list){0};
-	dst->pidfile = NULL;
-	if (list_copy(&dst->fake, &src->fake) < 0 || list_copy(&dst->real, &src->real) < 0 ||
-	    (src->pidfile && !(dst->pidfile = strdup(src->pidfile)))) {
-		config_clear(dst);
-		return -ENOMEM;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (key_is_string(&keys[i]))
+			*(char **)((char *)dst + keys[i].offset) = NULL;
+	if (list_copy(&dst->fake, &src->fake) < 0 || list_copy(&dst->real, &src->real) < 0)
+		goto oom;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const char *v = *(char *const *)((const char *)src + keys[i].offset);
+
+		if (key_is_string(&keys[i]) && v &&
+		    !(*(char **)((char *)dst + keys[i].offset) = strdup(v)))
+			goto oom;
 	}
 	return 0;
+oom:
+	config_clear(dst);
+	return -ENOMEM;
 }
 
 #define MAX_ADDRS_PER_NAME 64

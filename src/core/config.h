@@ -41,7 +41,19 @@ struct config {
 	uint32_t max_entries;
 	uint32_t ipv4_prefix;
 	uint32_t ipv6_prefix;
+	/* Table mode. NULL everywhere means the default. */
+	char *backend;         /* "nfqueue" or "pflog"; default: the build's (by system) */
+	char *pflog_interface; /* pflog0, nflog:N */
+	char *pcap_filter;     /* "" for none; default: SYN to port 25 */
+	char *table;           /* pf table, default mx-white */
+	char *ipset;           /* ipset set for IPv4, default mx-white */
+	char *ipset6;          /* ipset set for IPv6, default mx-white6 */
 };
+
+/* Defaults of the table names (the others depend on the build: see the daemon). */
+#define CONFIG_DEFAULT_TABLE  "mx-white"
+#define CONFIG_DEFAULT_IPSET  "mx-white"
+#define CONFIG_DEFAULT_IPSET6 "mx-white6"
 
 void config_init(struct config *c);
 void config_clear(struct config *c);

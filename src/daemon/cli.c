@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "build-config.h"
+
 enum {
 	OPT_PIDFILE = 256,
 	OPT_CHECK_CONFIG,
@@ -16,6 +18,11 @@ enum {
 	OPT_IPV4_PREFIX,
 	OPT_IPV6_PREFIX,
 	OPT_RDNS_MAX,
+	OPT_BACKEND,
+	OPT_TABLE,
+	OPT_IPSET,
+	OPT_IPSET6,
+	OPT_REPLAY,
 };
 
 static const struct option long_options[] = {
@@ -38,10 +45,17 @@ static const struct option long_options[] = {
     {"ipv4-prefix", required_argument, NULL, OPT_IPV4_PREFIX},
     {"ipv6-prefix", required_argument, NULL, OPT_IPV6_PREFIX},
     {"rdns-max", required_argument, NULL, OPT_RDNS_MAX},
+    {"backend", required_argument, NULL, OPT_BACKEND},
+    {"pflog-interface", required_argument, NULL, 'p'},
+    {"pcap-filter", required_argument, NULL, 'l'},
+    {"table", required_argument, NULL, OPT_TABLE},
+    {"ipset", required_argument, NULL, OPT_IPSET},
+    {"ipset6", required_argument, NULL, OPT_IPSET6},
+    {"replay", required_argument, NULL, OPT_REPLAY},
     {0},
 };
 
-static const char short_options[] = ":f:r:n:t:bdc:sqFhV";
+static const char short_options[] = ":f:r:n:t:bdc:sqFhVp:l:";
 
 /* The config key an option stands for; NULL for options that are not keys. */
 static const char *option_key(int c)
@@ -78,6 +92,18 @@ static const char *option_key(int c)
 		return "ipv6-prefix";
 	case OPT_RDNS_MAX:
 		return "rdns-max";
+	case OPT_BACKEND:
+		return "backend";
+	case 'p':
+		return "pflog-interface";
+	case 'l':
+		return "pcap-filter";
+	case OPT_TABLE:
+		return "table";
+	case OPT_IPSET:
+		return "ipset";
+	case OPT_IPSET6:
+		return "ipset6";
 	default:
 		return NULL;
 	}
@@ -105,6 +131,15 @@ void cli_usage(FILE *f)
 	      "      --ipv4-prefix N              whitelist the client's /N (default 32)\n"
 	      "      --ipv6-prefix N              whitelist the client's /N (default 128)\n"
 	      "      --rdns-max N                 rDNS siblings per client (default 32)\n"
+	      "      --backend nfqueue|pflog      decide in a queue, or fill a kernel table from\n"
+	      "                                   firewall logs (default: " DEFAULT_BACKEND ")\n"
+	      "  -p, --pflog-interface IF         pflog backend: capture from IF\n"
+	      "                                   (default " DEFAULT_PFLOG_INTERFACE ")\n"
+	      "  -l, --pcap-filter FILTER         pflog backend: BPF filter (default: SYNs to 25)\n"
+	      "      --table NAME                 pf table (default " CONFIG_DEFAULT_TABLE ")\n"
+	      "      --ipset NAME                 IPv4 ipset (default " CONFIG_DEFAULT_IPSET ")\n"
+	      "      --ipset6 NAME                IPv6 ipset (default " CONFIG_DEFAULT_IPSET6 ")\n"
+	      "      --replay FILE                print what mxallowd would decide for a capture\n"
 	      "  -h, --help                       this text\n"
 	      "  -V, --version                    version\n",
 	      f);
@@ -153,6 +188,9 @@ int cli_parse(struct cli *cli, int argc, char **argv, char *err, size_t errlen)
 			continue;
 		case OPT_CHECK_CONFIG:
 			cli->check_config = true;
+			continue;
+		case OPT_REPLAY:
+			cli->replay_path = optarg;
 			continue;
 		case ':':
 			snprintf(err, errlen, "command line: option '%s' needs a value",

@@ -21,6 +21,7 @@ struct cli {
 	bool help;
 	bool version;
 	bool check_config;
+	const char *replay_path; /* --replay: read a capture, print decisions, exit */
 };
 
 /**

@@ -25,6 +25,8 @@
 #include "log.h"
 #include "mx.h"
 #include "nfqueue.h"
+#include "pflog.h"
+#include "replay.h"
 #include "resolve.h"
 
 #define RDNS_MAX_INFLIGHT 256
@@ -34,7 +36,8 @@ struct daemon {
 	struct config cfg;
 	struct config_servers servers;
 	struct mx *mx;
-	struct nfqueue *q;
+	struct nfqueue *q; /* backend nfqueue: verdicts */
+	struct pflog *pf;  /* backend pflog: log records in, kernel table changes out */
 	struct rdns *rdns;
 	struct event_base *base;
 	struct event *ev_queue;
@@ -70,9 +73,11 @@ static const char *reason_name(enum wl_reason r)
 static void sink_added(void *ctx, const struct wl_entry *e, bool renewed, const char *name,
                        mxa_time now)
 {
+	struct daemon *d = ctx;
 	char a[ADDR_STRLEN], o[ADDR_STRLEN];
 
-	(void)ctx;
+	if (d->pf) /* sent by table_sync() or at the end of the dispatch */
+		pflog_add(d->pf, &e->addr, (uint32_t)(e->deadline - now));
 	if (e->reason == WL_REASON_RDNS_SIBLING)
 		log_msg(LOG_INFO,
 		        "whitelist %s addr=%s reason=%s origin=%s name=%s expires-in=%" PRId64,
@@ -86,9 +91,11 @@ static void sink_added(void *ctx, const struct wl_entry *e, bool renewed, const 
 
 static void sink_removed(void *ctx, const struct wl_entry *e, enum mx_removal why)
 {
+	struct daemon *d = ctx;
 	char a[ADDR_STRLEN];
 
-	(void)ctx;
+	if (d->pf)
+		pflog_del(d->pf, &e->addr);
 	log_msg(LOG_INFO, "whitelist del addr=%s reason=%s", addr_format(&e->addr, a),
 	        why == MX_REMOVED_EXPIRED   ? "expired"
 	        : why == MX_REMOVED_EVICTED ? "evicted"
@@ -134,12 +141,22 @@ static void sink_unconfirmed(void *ctx, const mxa_addr *client, const char *name
 	log_msg(LOG_INFO, "rdns addr=%s name=%s not-confirmed", addr_format(client, a), name);
 }
 
+/* Table mode: sends the table changes the core asked for outside a capture dispatch. */
+static void table_sync(struct daemon *d)
+{
+	char err[CONFIG_ERRLEN];
+
+	if (d->pf && pflog_commit(d->pf, err, sizeof(err)) < 0)
+		log_msg(LOG_ERR, "%s", err);
+}
+
 static void rdns_done(void *ctx, const mxa_addr *client, const char *name, const mxa_addr *addrs,
                       size_t n)
 {
 	struct daemon *d = ctx;
 
 	mx_resolved(d->mx, client, name, addrs, n, now_mono());
+	table_sync(d);
 }
 
 static void rdns_error(void *ctx, const mxa_addr *client, const char *what)
@@ -170,12 +187,38 @@ static bool judge(void *ctx, const struct packet_info *pkt)
 	return mx_syn(d->mx, &pkt->src, &pkt->dst, now_mono()) == MX_ALLOW;
 }
 
+/*
+ * Table mode: the kernel already passed or blocked the connection by its
+ * table; the core learns from it. A record that does not say (an NFLOG prefix
+ * without pass/block) is judged by the whitelist, like a queued packet.
+ */
+static void observe(void *ctx, const struct link_record *rec)
+{
+	struct daemon *d = ctx;
+	mxa_time now = now_mono();
+
+	if (rec->dir == LINK_DIR_OUT)
+		return; /* the server's own outgoing mail */
+	if (rec->action == LINK_ACTION_UNKNOWN)
+		mx_syn(d->mx, &rec->pkt.src, &rec->pkt.dst, now);
+	else
+		mx_observe(d->mx, &rec->pkt.src, &rec->pkt.dst,
+		           rec->action == LINK_ACTION_PASS ? MX_OBSERVED_PASS : MX_OBSERVED_BLOCK,
+		           now);
+}
+
 static void log_stats(struct daemon *d)
 {
 	const struct mx_stats *s = mx_stats(d->mx);
-	const struct nfqueue_stats *q = nfqueue_stats(d->q);
+	struct nfqueue_stats none = {0};
+	const struct nfqueue_stats *q = d->q ? nfqueue_stats(d->q) : &none;
 
-	log_msg(LOG_NOTICE,
+	if (d->pf) {
+		none.malformed = pflog_stats(d->pf)->malformed;
+		none.ignored = pflog_stats(d->pf)->ignored;
+	}
+
+	log_msg(LOG_NOTICE | LOG_FORCE,
 	        "stats dropped=%" PRIu64 " accepted=%" PRIu64 " fake-hits=%" PRIu64
 	        " rdns-siblings=%" PRIu64 " fake-only=%" PRIu64 " entries=%zu malformed=%" PRIu64
 	        " enobufs=%" PRIu64 " expired=%" PRIu64 " evicted=%" PRIu64
@@ -210,6 +253,24 @@ static void on_queue(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+static void on_capture(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	char err[CONFIG_ERRLEN];
+	int r;
+
+	(void)fd;
+	(void)what;
+	r = pflog_dispatch(d->pf, err, sizeof(err));
+	if (r == -EAGAIN) {
+		log_msg(LOG_ERR, "%s", err);
+	} else if (r < 0) {
+		log_msg(LOG_ERR, "pflog: capture failed: %s; exiting", err);
+		d->exit_status = 1;
+		event_base_loopbreak(d->base);
+	}
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
@@ -217,6 +278,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	mx_expire(d->mx, now_mono());
+	table_sync(d);
 }
 
 static const char *join_addrs(char *buf, size_t len, const mxa_addr *v, size_t n)
@@ -265,7 +327,7 @@ static void reload(struct daemon *d)
 	}
 	if (c.queue_num != d->cfg.queue_num || c.max_entries != d->cfg.max_entries)
 		log_msg(LOG_WARNING, "reload: queue-num and max-entries take effect on restart");
-	if (c.queue_maxlen != d->cfg.queue_maxlen || c.fail_open != d->cfg.fail_open)
+	if (d->q && (c.queue_maxlen != d->cfg.queue_maxlen || c.fail_open != d->cfg.fail_open))
 		if (nfqueue_configure(d->q, c.queue_maxlen, c.fail_open) < 0)
 			log_msg(LOG_WARNING, "reload: cannot change queue-maxlen/fail-open");
 	log_set_quiet(c.quiet);
@@ -273,6 +335,9 @@ static void reload(struct daemon *d)
 	c.queue_num = d->cfg.queue_num;
 	c.max_entries = d->cfg.max_entries;
 	c.log_stdout = d->cfg.log_stdout;
+	free(c.pidfile); /* the pidfile written at start is the one removed at exit */
+	c.pidfile = d->cfg.pidfile;
+	d->cfg.pidfile = NULL;
 	config_clear(&d->cfg);
 	config_servers_clear(&d->servers);
 	d->cfg = c;
@@ -321,6 +386,14 @@ static void print_config(FILE *f, const struct config *c, const struct config_se
 	        c->foreground ? "yes" : "no");
 	if (c->pidfile)
 		fprintf(f, "pidfile %s\n", c->pidfile);
+	fprintf(f, "backend %s\npflog-interface %s\ntable %s\nipset %s\nipset6 %s\n",
+	        c->backend ? c->backend : DEFAULT_BACKEND,
+	        c->pflog_interface ? c->pflog_interface : DEFAULT_PFLOG_INTERFACE,
+	        c->table ? c->table : CONFIG_DEFAULT_TABLE,
+	        c->ipset ? c->ipset : CONFIG_DEFAULT_IPSET,
+	        c->ipset6 ? c->ipset6 : CONFIG_DEFAULT_IPSET6);
+	if (c->pcap_filter)
+		fprintf(f, "pcap-filter %s\n", c->pcap_filter);
 }
 
 static int write_pidfile(const char *path)
@@ -352,7 +425,12 @@ static int setup_loop(struct daemon *d, char *err, size_t errlen)
 	d->rdns = rdns_new(d->base, RDNS_MAX_INFLIGHT, rdns_done, rdns_error, d, err, errlen);
 	if (!d->rdns)
 		return -EIO;
-	d->ev_queue = event_new(d->base, nfqueue_fd(d->q), EV_READ | EV_PERSIST, on_queue, d);
+	if (d->pf)
+		d->ev_queue =
+		    event_new(d->base, pflog_fd(d->pf), EV_READ | EV_PERSIST, on_capture, d);
+	else
+		d->ev_queue =
+		    event_new(d->base, nfqueue_fd(d->q), EV_READ | EV_PERSIST, on_queue, d);
 	d->ev_tick = event_new(d->base, -1, EV_PERSIST, on_tick, d);
 	if (!d->ev_queue || !d->ev_tick || event_add(d->ev_queue, NULL) < 0 ||
 	    event_add(d->ev_tick, &one_second) < 0) {
@@ -381,6 +459,7 @@ static void teardown(struct daemon *d)
 		event_free(d->ev_tick);
 	d->rdns = rdns_free(d->rdns);
 	d->q = nfqueue_close(d->q);
+	d->pf = pflog_close(d->pf, true); /* pf: flush, entries would not expire on their own */
 	d->mx = mx_free(d->mx);
 	if (d->base)
 		event_base_free(d->base);
@@ -404,8 +483,10 @@ int daemon_main(int argc, char **argv)
 	    .unconfirmed = sink_unconfirmed,
 	};
 	struct nfqueue_params qp;
+	struct pflog_params pp;
+	const char *backend;
 	struct mx_params p;
-	char err[CONFIG_ERRLEN], buf1[1024], buf2[1024];
+	char err[CONFIG_ERRLEN], buf1[1024], buf2[1024], qdesc[320];
 	uint64_t key[2];
 	int r;
 
@@ -431,6 +512,16 @@ int daemon_main(int argc, char **argv)
 		teardown(&d);
 		return 0;
 	}
+	if (d.cli.replay_path) {
+		fill_params(&p, &d.cfg, &d.servers);
+		r = replay_file(d.cli.replay_path, d.cfg.pcap_filter, &p, d.cfg.max_entries, stdout,
+		                err, sizeof(err));
+		fflush(stdout);
+		if (r < 0)
+			fprintf(stderr, "mxallowd: replay: %s\n", err);
+		teardown(&d);
+		return r < 0 ? 1 : 0;
+	}
 	log_open(d.cfg.log_stdout, d.cfg.quiet);
 
 	if (getrandom(key, sizeof(key), 0) != sizeof(key))
@@ -443,13 +534,32 @@ int daemon_main(int argc, char **argv)
 		teardown(&d);
 		return 1;
 	}
-	qp = (struct nfqueue_params){
-	    .queue_num = (uint16_t)d.cfg.queue_num,
-	    .maxlen = d.cfg.queue_maxlen,
-	    .fail_open = d.cfg.fail_open,
-	};
-	d.q = nfqueue_open(&qp, judge, &d, err, sizeof(err));
-	if (!d.q) {
+	backend = d.cfg.backend ? d.cfg.backend : DEFAULT_BACKEND;
+	if (strcmp(backend, "pflog") == 0) {
+		pp = (struct pflog_params){
+		    .interface =
+		        d.cfg.pflog_interface ? d.cfg.pflog_interface : DEFAULT_PFLOG_INTERFACE,
+		    .filter = d.cfg.pcap_filter,
+		    .table =
+		        {
+		            .pf_table = d.cfg.table ? d.cfg.table : CONFIG_DEFAULT_TABLE,
+		            .ipset4 = d.cfg.ipset ? d.cfg.ipset : CONFIG_DEFAULT_IPSET,
+		            .ipset6 = d.cfg.ipset6 ? d.cfg.ipset6 : CONFIG_DEFAULT_IPSET6,
+		            .v4_prefix = d.cfg.ipv4_prefix,
+		            .v6_prefix = d.cfg.ipv6_prefix,
+		            .default_timeout = d.cfg.whitelist_time,
+		        },
+		};
+		d.pf = pflog_open(&pp, observe, &d, err, sizeof(err));
+	} else {
+		qp = (struct nfqueue_params){
+		    .queue_num = (uint16_t)d.cfg.queue_num,
+		    .maxlen = d.cfg.queue_maxlen,
+		    .fail_open = d.cfg.fail_open,
+		};
+		d.q = nfqueue_open(&qp, judge, &d, err, sizeof(err));
+	}
+	if (!d.q && !d.pf) {
 		fprintf(stderr, "mxallowd: %s\n", err);
 		teardown(&d);
 		return 1;
@@ -474,10 +584,14 @@ int daemon_main(int argc, char **argv)
 		teardown(&d);
 		return 1;
 	}
+	if (d.pf)
+		snprintf(qdesc, sizeof(qdesc), "pflog %s", pflog_describe(d.pf));
+	else
+		snprintf(qdesc, sizeof(qdesc), "nfqueue queue=%" PRIu32, d.cfg.queue_num);
 	log_msg(LOG_NOTICE,
-	        "started version=%s backend=nfqueue queue=%" PRIu32 " fake=%s real=%s "
+	        "started version=%s backend=%s fake=%s real=%s "
 	        "whitelist-time=%" PRIu32 " rdns=%s",
-	        MXALLOWD_VERSION, d.cfg.queue_num,
+	        MXALLOWD_VERSION, qdesc,
 	        join_addrs(buf1, sizeof(buf1), d.servers.fake, d.servers.n_fake),
 	        join_addrs(buf2, sizeof(buf2), d.servers.real, d.servers.n_real),
 	        d.cfg.whitelist_time, d.cfg.no_rdns ? "off" : "on");

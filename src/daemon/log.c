@@ -55,8 +55,10 @@ static const char *level_name(int level)
 void log_msg(int level, const char *fmt, ...)
 {
 	va_list ap;
+	bool force = level & LOG_FORCE;
 
-	if (log_state.quiet && level > LOG_ERR)
+	level &= ~LOG_FORCE;
+	if (log_state.quiet && level > LOG_ERR && !force)
 		return;
 	va_start(ap, fmt);
 	if (log_state.to_stdout) {

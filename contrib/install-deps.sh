@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Install what mxallowd needs to build and to run its tests, on Debian 12 or
+# a Debian-like system, as root. Idempotent: when every package is already
+# installed it does nothing, without touching apt.
+#
+#   sudo ./contrib/install-deps.sh
+
+set -euo pipefail
+
+packages=(
+	# build
+	build-essential meson ninja-build pkg-config
+	libnetfilter-queue-dev libmnl-dev libevent-dev
+	libpcap-dev libipset-dev
+	# unit tests, memory checks, formatting
+	libcmocka-dev valgrind clang-format
+	# integration tests and contrib/demo.sh
+	ipset iptables iproute2 dnsmasq-base postfix swaks socat tcpdump
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+	[[ $status == installed ]] || missing+=("$p")
+done
+
+if ((${#missing[@]} == 0)); then
+	echo "install-deps: all ${#packages[@]} packages are installed"
+	exit 0
+fi
+
+if ((EUID != 0)); then
+	echo "install-deps: missing: ${missing[*]}" >&2
+	echo "install-deps: run as root to install them" >&2
+	exit 1
+fi
+
+echo "install-deps: installing: ${missing[*]}"
+# Non-interactive: Debian's defaults answer the questions (Postfix is set up
+# as an "Internet Site"; the tests run their own Postfix instances in network
+# namespaces with their own configuration).
+export DEBIAN_FRONTEND=noninteractive
+apt-get update
+apt-get install -y "${missing[@]}"

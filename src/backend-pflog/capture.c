@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * libpcap capture of firewall log records (pflog0 on BSD, nflog:N on Linux)
+ * and savefile reading for replay. The BPF filter only saves work: every
+ * record is parsed and checked again in C.
+ */
+#include "capture.h"
+
+#include <errno.h>
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Link header (100 for pflog, NFLOG's attributes before the payload), IP with options, TCP. */
+#define SNAPLEN 1024
+
+struct capture {
+	pcap_t *pcap;
+	enum link_kind kind;
+	struct capture_stats stats;
+	capture_fn fn;
+	void *ctx;
+};
+
+struct capture *capture_close(struct capture *c)
+{
+	if (c) {
+		if (c->pcap)
+			pcap_close(c->pcap);
+		free(c);
+	}
+	return NULL;
+}
+
+static int kind_of(int dlt, enum link_kind *kind)
+{
+	switch (dlt) {
+	case DLT_PFLOG:
+		*kind = LINK_PFLOG;
+		return 0;
+	case DLT_RAW:
+		*kind = LINK_RAW;
+		return 0;
+	case DLT_EN10MB:
+		*kind = LINK_EN10MB;
+		return 0;
+		/* Older libpcaps (OpenBSD's own) may lack these: test the macros, not the system.
+		 */
+#ifdef DLT_NFLOG
+	case DLT_NFLOG:
+		*kind = LINK_NFLOG;
+		return 0;
+#endif
+#ifdef DLT_IPV4
+	case DLT_IPV4:
+	case DLT_IPV6:
+		*kind = LINK_RAW;
+		return 0;
+#endif
+#ifdef DLT_LINUX_SLL
+	case DLT_LINUX_SLL:
+		*kind = LINK_LINUX_SLL;
+		return 0;
+#endif
+	default:
+		return -EPROTONOSUPPORT;
+	}
+}
+
+/*
+ * @default_filter: whether a NULL @filter means the SYN filter (live) or none
+ * (files: libpcap on Linux does not match `ip6` or `tcp` in OpenBSD-layout
+ * IPv6 pflog records, whose family byte differs from Linux's AF_INET6).
+ */
+static int setup(struct capture *c, const char *what, const char *filter, bool default_filter,
+                 char *err, size_t errlen)
+{
+	struct bpf_program prog;
+	int dlt = pcap_datalink(c->pcap);
+
+	if (kind_of(dlt, &c->kind) < 0) {
+		const char *name = pcap_datalink_val_to_name(dlt);
+
+		snprintf(err, errlen,
+		         "%s: link type %s (%d) is not supported (pflog, nflog, raw IP, ethernet, "
+		         "linux-sll are)",
+		         what, name ? name : "?", dlt);
+		return -EPROTONOSUPPORT;
+	}
+	if (!filter)
+		filter = default_filter ? CAPTURE_DEFAULT_FILTER : "";
+	/* libpcap cannot filter NFLOG: the NFLOG rules select the packets instead. */
+	if (!*filter || (c->kind == LINK_NFLOG && default_filter))
+		return 0;
+	if (pcap_compile(c->pcap, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
+		snprintf(err, errlen, "%s: bad pcap filter '%s': %s", what, filter,
+		         pcap_geterr(c->pcap));
+		return -EINVAL;
+	}
+	if (pcap_setfilter(c->pcap, &prog) < 0) {
+		snprintf(err, errlen, "%s: cannot set pcap filter: %s", what, pcap_geterr(c->pcap));
+		pcap_freecode(&prog);
+		return -EINVAL;
+	}
+	pcap_freecode(&prog);
+	return 0;
+}
+
+struct capture *capture_open_live(const char *ifname, const char *filter, char *err, size_t errlen)
+{
+	char ebuf[PCAP_ERRBUF_SIZE] = "";
+	struct capture *c = calloc(1, sizeof(*c));
+	int r;
+
+	if (!c) {
+		snprintf(err, errlen, "%s: out of memory", ifname);
+		return NULL;
+	}
+	c->pcap = pcap_create(ifname, ebuf);
+	if (!c->pcap) {
+		snprintf(err, errlen, "%s: %s", ifname, ebuf);
+		return capture_close(c);
+	}
+	if (pcap_set_snaplen(c->pcap, SNAPLEN) < 0 || pcap_set_immediate_mode(c->pcap, 1) < 0 ||
+	    pcap_set_timeout(c->pcap, 100) < 0) {
+		snprintf(err, errlen, "%s: cannot set capture options", ifname);
+		return capture_close(c);
+	}
+	r = pcap_activate(c->pcap);
+	if (r < 0) {
+		snprintf(err, errlen, "%s: cannot capture: %s%s", ifname,
+		         r == PCAP_ERROR_PERM_DENIED ? "permission denied (run as root) "
+		         : r == PCAP_ERROR_NO_SUCH_DEVICE
+		             ? "no such interface (is pflog0 up / the NFLOG group right?) "
+		             : "",
+		         pcap_geterr(c->pcap));
+		return capture_close(c);
+	}
+	if (setup(c, ifname, filter, true, err, errlen) < 0)
+		return capture_close(c);
+	if (pcap_setnonblock(c->pcap, 1, ebuf) < 0) {
+		snprintf(err, errlen, "%s: %s", ifname, ebuf);
+		return capture_close(c);
+	}
+	if (pcap_get_selectable_fd(c->pcap) < 0) {
+		snprintf(err, errlen, "%s: no selectable descriptor", ifname);
+		return capture_close(c);
+	}
+	return c;
+}
+
+struct capture *capture_open_file(const char *path, const char *filter, char *err, size_t errlen)
+{
+	char ebuf[PCAP_ERRBUF_SIZE] = "";
+	struct capture *c = calloc(1, sizeof(*c));
+
+	if (!c) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return NULL;
+	}
+	c->pcap = pcap_open_offline(path, ebuf);
+	if (!c->pcap) {
+		snprintf(err, errlen, "%s: %s", path, ebuf);
+		return capture_close(c);
+	}
+	if (setup(c, path, filter, false, err, errlen) < 0)
+		return capture_close(c);
+	return c;
+}
+
+int capture_fd(const struct capture *c)
+{
+	return pcap_get_selectable_fd(c->pcap);
+}
+
+enum link_kind capture_link(const struct capture *c)
+{
+	return c->kind;
+}
+
+static void on_record(u_char *user, const struct pcap_pkthdr *h, const u_char *bytes)
+{
+	struct capture *c = (struct capture *)user;
+	struct link_record rec;
+	int r;
+
+	c->stats.records++;
+	r = link_parse(c->kind, bytes, h->caplen, &rec);
+	if (r < 0) {
+		c->stats.malformed++;
+		return;
+	}
+	if (r != LINK_TCP || rec.pkt.dport != 25 || !packet_is_syn(&rec.pkt)) {
+		c->stats.ignored++;
+		return;
+	}
+	c->stats.syns++;
+	c->fn(c->ctx, &rec, (int64_t)h->ts.tv_sec, (uint32_t)h->ts.tv_usec);
+}
+
+const struct capture_stats *capture_stats(const struct capture *c)
+{
+	return &c->stats;
+}
+
+int capture_dispatch(struct capture *c, int max, capture_fn fn, void *ctx, char *err, size_t errlen)
+{
+	int n;
+
+	c->fn = fn;
+	c->ctx = ctx;
+	n = pcap_dispatch(c->pcap, max > 0 ? max : -1, on_record, (u_char *)c);
+	if (n == PCAP_ERROR) {
+		snprintf(err, errlen, "%s", pcap_geterr(c->pcap));
+		return -EIO;
+	}
+	return n < 0 ? 0 : n;
+}

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "linktype.h"
+#include "table.h"
+
+/*
+ * Table mode: firewall log records in (pflog0 or nflog:N through libpcap),
+ * kernel table changes out. Nothing here decides: the daemon hands each
+ * record to the core and the core's sink calls pflog_add()/pflog_del().
+ */
+struct pflog_params {
+	const char *interface; /* pflog0, nflog:5, ... */
+	const char *filter;    /* NULL: the default SYN-to-port-25 filter */
+	struct table_params table;
+};
+
+struct pflog_stats {
+	uint64_t records;   /* log records read */
+	uint64_t syns;      /* SYNs to port 25 handed on */
+	uint64_t ignored;   /* well-formed, something else */
+	uint64_t malformed; /* truncated or malformed: skipped */
+	uint64_t table_adds;
+	uint64_t table_dels;
+	uint64_t table_errors; /* failed commits */
+};
+
+typedef void (*pflog_observe_fn)(void *ctx, const struct link_record *rec);
+
+struct pflog;
+
+/**
+ * pflog_open() - open the table first (it is emptied, see table_open()), then
+ * the capture. Returns NULL with a one-line reason in @err.
+ */
+struct pflog *pflog_open(const struct pflog_params *p, pflog_observe_fn observe, void *ctx,
+                         char *err, size_t errlen);
+struct pflog *pflog_close(struct pflog *pf, bool clean_exit);
+
+int pflog_fd(const struct pflog *pf);
+
+/**
+ * pflog_dispatch() - read the waiting records, hand each SYN to port 25 to
+ * the observer, then commit the table changes this caused.
+ * Returns 0, or a negative errno with a reason in @err: -EIO when the
+ * capture failed for good, -EAGAIN when only the table update failed.
+ */
+int pflog_dispatch(struct pflog *pf, char *err, size_t errlen);
+
+/* Queue table changes (sent by pflog_commit() or the next dispatch). */
+void pflog_add(struct pflog *pf, const mxa_addr *a, uint32_t timeout);
+void pflog_del(struct pflog *pf, const mxa_addr *a);
+/* 0, or a negative errno with a reason in @err. */
+int pflog_commit(struct pflog *pf, char *err, size_t errlen);
+
+const struct pflog_stats *pflog_stats(const struct pflog *pf);
+/* "interface=nflog:5 table=ipset:mx-white,mx-white6" */
+const char *pflog_describe(const struct pflog *pf);

@@ -1,0 +1,124 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# The daemon's life:
+#  (f) expiry: with -t 5, once `whitelist del addr=198.51.100.1 reason=expired` is logged,
+#      198.51.100.1 is dropped at the real MX again;
+#  (h) SIGUSR1 logs one `stats` line whose counters match what happened (and the log);
+#  (i) SIGTERM (and SIGINT) end the daemon with status 0 and remove its pidfile.
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+mxa_init
+need_daemon
+net_setup
+dns_setup
+sink_setup
+rules_setup "$QUEUE_NUM"
+
+section "mxallowd with -t 5"
+start_daemon -t 5 -f "$FAKE4" -f "$FAKE6" -r "$REAL4" -r "$REAL6"
+check "started line says whitelist-time=5" log_has ': started .* whitelist-time=5 '
+check "pidfile $DAEMON_PIDFILE holds the daemon's pid ($DAEMON_PID)" \
+	wait_for 5 grep -qx "$DAEMON_PID" "$DAEMON_PIDFILE"
+
+section "traffic"
+# 198.51.100.6: no PTR, touches only the fake MX (counts as fake-only when its entry ends).
+expect_probe refused 198.51.100.6 "$FAKE4"
+check "mxallowd: whitelist add addr=198.51.100.6 reason=fake-mx ... expires-in=5" \
+	log_wait 'whitelist add addr=198\.51\.100\.6 reason=fake-mx dst=192\.0\.2\.10 expires-in=5( |$)'
+# 198.51.100.1: fake MX, then the real MX (sender.example.org: 198.51.100.2 becomes a sibling).
+expect_probe refused 198.51.100.1 "$FAKE4"
+check "mxallowd: whitelist add addr=198.51.100.1 reason=fake-mx ... expires-in=5" \
+	log_wait 'whitelist add addr=198\.51\.100\.1 reason=fake-mx dst=192\.0\.2\.10 expires-in=5( |$)'
+expect_probe greeting 198.51.100.1 "$REAL4"
+check "mxallowd: accept src=198.51.100.1 dst=192.0.2.20 reason=whitelisted" \
+	log_wait 'accept src=198\.51\.100\.1 dst=192\.0\.2\.20 reason=whitelisted'
+check "mxallowd: whitelist add addr=198.51.100.2 reason=rdns-sibling" \
+	log_wait 'whitelist add addr=198\.51\.100\.2 reason=rdns-sibling origin=198\.51\.100\.1 '
+# 198.51.100.3: the spammer.
+expect_probe timeout 198.51.100.3 "$REAL4" 2
+check "mxallowd: drop src=198.51.100.3 dst=192.0.2.20 reason=not-whitelisted" \
+	log_wait 'drop src=198\.51\.100\.3 dst=192\.0\.2\.20 reason=not-whitelisted'
+
+section "(f) expiry"
+check "mxallowd: whitelist del addr=198.51.100.6 reason=expired" \
+	log_wait 'whitelist del addr=198\.51\.100\.6 reason=expired' 15
+check "mxallowd: whitelist del addr=198.51.100.1 reason=expired" \
+	log_wait 'whitelist del addr=198\.51\.100\.1 reason=expired' 15
+check "mxallowd: whitelist del addr=198.51.100.2 reason=expired (the sibling ends with its origin)" \
+	log_wait 'whitelist del addr=198\.51\.100\.2 reason=expired' 5
+expect_probe timeout 198.51.100.1 "$REAL4" 2
+check "mxallowd: drop src=198.51.100.1 dst=192.0.2.20 reason=not-whitelisted" \
+	log_wait 'drop src=198\.51\.100\.1 dst=192\.0\.2\.20 reason=not-whitelisted'
+
+section "(h) SIGUSR1 statistics"
+n=$(log_count ': stats ')
+daemon_signal USR1
+if check "mxallowd logged a stats line" wait_for 5 count_above ': stats ' "$n"; then
+	stats=$(grep ': stats ' "$DAEMON_LOG" | tail -n1)
+	say "  $stats"
+	# The contract's counters, in its order; further name=N counters may follow.
+	check "the stats line has the contract's counters in order" \
+		log_has ': stats dropped=[0-9]+ accepted=[0-9]+ fake-hits=[0-9]+ rdns-siblings=[0-9]+ fake-only=[0-9]+ entries=[0-9]+ malformed=[0-9]+ enobufs=[0-9]+( [a-z-]+=[0-9]+)*$'
+	beyond=$(printf '%s\n' "$stats" | sed -n 's/.* enobufs=[0-9]*//p')
+	[ -z "$beyond" ] || say "  (counters beyond the contract:$beyond)"
+	# What the log said before the stats line.
+	before="$MXA_TMP/before-stats.log"
+	awk '/: stats /{exit} {print}' "$DAEMON_LOG" >"$before"
+	adds=$(log_count 'whitelist add ' "$before")
+	dels=$(log_count 'whitelist del ' "$before")
+	want_dropped=$(log_count ': drop src=' "$before")
+	want_siblings=$(log_count 'whitelist add .*reason=rdns-sibling' "$before")
+	counter() { printf '%s\n' "$stats" | sed -n "s/.* $1=\([0-9]*\).*/\1/p"; }
+	expect_counter() {
+		local got
+		got=$(counter "$1")
+		check "stats $1=$got (expected $2: $3)" test "$got" = "$2"
+	}
+	expect_counter dropped "$want_dropped" "one per dropped SYN, as many as drop lines"
+	expect_counter accepted 1 "198.51.100.1 at the real MX"
+	expect_counter fake-hits 2 "198.51.100.6 and 198.51.100.1"
+	expect_counter rdns-siblings "$want_siblings" "the rdns-sibling add lines"
+	expect_counter fake-only 1 "198.51.100.6 expired without a real-MX connection"
+	expect_counter entries $((adds - dels)) "$adds added - $dels removed"
+	expect_counter malformed 0 "no malformed packets"
+	expect_counter enobufs 0 "the queue never overflowed"
+	# Counters beyond the contract, checked when present.
+	if [ -n "$(counter expired)" ]; then
+		expect_counter expired "$(log_count 'whitelist del .*reason=expired' "$before")" "the expired del lines"
+	fi
+	if [ -n "$(counter evicted)" ]; then
+		expect_counter evicted 0 "nothing was evicted"
+	fi
+	if [ -n "$(counter rdns-unconfirmed)" ]; then
+		expect_counter rdns-unconfirmed "$(log_count ': rdns addr=.* not-confirmed' "$before")" "the not-confirmed lines"
+	fi
+	check "at least one drop and one sibling were counted" \
+		test "$want_dropped" -ge 2 -a "$want_siblings" -ge 1
+fi
+
+section "(i) SIGTERM"
+check "pidfile still present while running" test -s "$DAEMON_PIDFILE"
+pid=$DAEMON_PID
+daemon_signal TERM
+wait_pid "$pid" 10
+st=$WAIT_STATUS
+DAEMON_PID=
+check "mxallowd exited by itself within 10 s with status 0 (got $st)" test "$st" -eq 0
+check "mxallowd: exiting on signal 15" log_has ': exiting on signal 15'
+check "pidfile removed" test ! -e "$DAEMON_PIDFILE"
+
+section "(i) SIGINT"
+restart_log
+start_daemon -f "$FAKE4" -r "$REAL4"
+pid=$DAEMON_PID
+daemon_signal INT
+wait_pid "$pid" 10
+st=$WAIT_STATUS
+DAEMON_PID=
+check "mxallowd exited on SIGINT with status 0 (got $st)" test "$st" -eq 0
+check "mxallowd: exiting on signal 2" log_has ': exiting on signal 2$'
+check "pidfile removed" test ! -e "$DAEMON_PIDFILE"
+
+finish

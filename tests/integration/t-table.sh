@@ -1,0 +1,82 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Table mode on Linux: the contrib NFLOG + ipset rules, mxallowd --backend pflog reading
+# nflog:5. The kernel enforces the whitelist; the daemon only fills the sets. Postfix delivers
+# through the fake MX then the real one, a direct-to-second-MX client is dropped by the kernel,
+# rDNS siblings land in the sets, entries leave with -t, and after SIGKILL the kernel still
+# admits whitelisted clients, still drops the others and still expires entries.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/table-lib.sh"
+
+mxa_init
+need_daemon
+need_cmds ipset
+net_setup
+dns_setup
+sink_setup
+table_rules_setup
+
+TABLE_ARGS=(--backend pflog -p "nflog:$NFLOG_GROUP" -f "$FAKE4" -f "$FAKE6" -r "$REAL4" -r "$REAL6")
+
+section "1. expiry while the daemon runs (-t 4)"
+start_daemon "${TABLE_ARGS[@]}" -b -t 4
+check "start-up line names the backend and the sets" \
+	log_has 'started .*backend=pflog interface=nflog:5 link=nflog table=ipset:mx-white,mx-white6'
+expect_probe refused 198.51.100.7 "$FAKE4"
+check "fake-MX hit logged" log_wait 'whitelist add addr=198\.51\.100\.7 reason=fake-mx dst=192\.0\.2\.10 expires-in=4' 5
+check "198.51.100.7 is in the kernel set mx-white" wait_for 5 in_set mx-white 198.51.100.7
+t=$(set_timeout mx-white 198.51.100.7)
+check "its kernel timeout is the whitelist time (got ${t:-none})" test "${t:-99}" -le 4
+expect_probe greeting 198.51.100.7 "$REAL4"
+check "accepted connection logged" log_wait 'accept src=198\.51\.100\.7 dst=192\.0\.2\.20 reason=whitelisted' 5
+check "entry expires from the daemon" log_wait 'whitelist del addr=198\.51\.100\.7 reason=expired' 10
+check "entry leaves the kernel set" wait_for 5 not_in_set mx-white 198.51.100.7
+expect_probe timeout 198.51.100.7 "$REAL4" 2
+stop_daemon
+check "SIGTERM: exit status 0" test "$WAIT_STATUS" -eq 0
+
+section "2. direct-to-second-MX client, Postfix, siblings (-t 40)"
+restart_log
+start_daemon "${TABLE_ARGS[@]}" -t 40
+drops_before=$(drop_count)
+expect_probe timeout 198.51.100.3 "$REAL4" 2
+check "kernel DROP rule counted the spammer's SYNs" test "$(drop_count)" -gt "$drops_before"
+check "daemon saw the drop in the log records" log_wait 'drop src=198\.51\.100\.3 dst=192\.0\.2\.20 reason=not-whitelisted' 5
+check "the spammer is not in the set" not_in_set mx-white 198.51.100.3
+
+postfix_setup v4 ipv4 198.51.100.1
+check "Postfix delivers through fake then real MX" send_mail v4
+check "Postfix was refused by mx1 before mx2 took it" \
+	mail_order 'connect to mx1\.example\.test.*refused' 'relay=mx2\.example\.test.*status=sent'
+check "the message reached the real MX" sink_has "$MAIL_TOKEN"
+check "198.51.100.1 is in mx-white" in_set mx-white 198.51.100.1
+check "rDNS sibling logged" log_wait 'whitelist add addr=198\.51\.100\.2 reason=rdns-sibling origin=198\.51\.100\.1 name=sender\.example\.org' 10
+check "sibling 198.51.100.2 is in mx-white" wait_for 5 in_set mx-white 198.51.100.2
+check "sibling 2001:db8:1::1 is in mx-white6" wait_for 5 in_set mx-white6 2001:db8:1::1
+check "sibling 2001:db8:1::2 is in mx-white6" wait_for 5 in_set mx-white6 2001:db8:1::2
+expect_probe greeting 198.51.100.2 "$REAL4"
+expect_probe greeting 2001:db8:1::2 "$REAL6"
+check "liar's PTR is not confirmed: no sibling" not log_has 'addr=198\.51\.100\.5 '
+
+section "3. IPv6 fake-MX hit"
+expect_probe refused 2001:db8:1::7 "$FAKE6"
+check "2001:db8:1::7 is in mx-white6" wait_for 5 in_set mx-white6 2001:db8:1::7
+expect_probe greeting 2001:db8:1::7 "$REAL6"
+
+section "4. SIGKILL: the kernel keeps enforcing"
+kill -KILL "$DAEMON_PID"
+wait_pid "$DAEMON_PID" 5
+DAEMON_PID=
+check "daemon is gone" not proc_alive "$(cat "$DAEMON_PIDFILE" 2>/dev/null || echo 0)"
+expect_probe greeting 198.51.100.1 "$REAL4"
+expect_probe greeting 2001:db8:1::7 "$REAL6"
+expect_probe timeout 198.51.100.3 "$REAL4" 2
+expect_probe timeout 2001:db8:1::3 "$REAL6" 2
+t=$(set_timeout mx-white 198.51.100.1)
+say "  198.51.100.1 expires from the kernel set in ${t:-?} s"
+check "kernel expires 198.51.100.1 without the daemon" wait_for 45 not_in_set mx-white 198.51.100.1
+check "kernel expires 2001:db8:1::7 without the daemon" wait_for 10 not_in_set mx-white6 2001:db8:1::7
+expect_probe timeout 198.51.100.1 "$REAL4" 2
+
+finish

@@ -1,0 +1,41 @@
+# shellcheck shell=bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Table mode helpers on top of lib.sh (source lib.sh first): the NFLOG + ipset rules from
+# contrib/ loaded in the server namespace, and questions to the kernel's sets.
+
+NFLOG_GROUP=5
+
+# table_rules_setup: ipset sets and the contrib rules, inside the server namespace only.
+table_rules_setup() {
+	local err="$MXA_TMP/table-rules.err"
+	need_cmds ipset iptables-restore ip6tables-restore
+	in_srv ipset create mx-white hash:net family inet timeout 3600 -exist 2>"$err" ||
+		skip "ipset create failed: $(head -n1 "$err")"
+	in_srv ipset create mx-white6 hash:net family inet6 timeout 3600 -exist 2>"$err" ||
+		skip "ipset create failed: $(head -n1 "$err")"
+	in_srv iptables-restore --noflush <"$MXA_ROOT/contrib/nflog-ipset.rules" 2>"$err" ||
+		skip "iptables-restore of contrib/nflog-ipset.rules failed: $(head -n1 "$err")"
+	in_srv ip6tables-restore --noflush <"$MXA_ROOT/contrib/nflog-ipset6.rules" 2>"$err" ||
+		skip "ip6tables-restore of contrib/nflog-ipset6.rules failed: $(head -n1 "$err")"
+}
+
+# in_set SET ADDR: the kernel's set holds ADDR now.
+in_set() {
+	in_srv ipset test "$1" "$2" >/dev/null 2>&1
+}
+
+not_in_set() { ! in_set "$@"; }
+
+# set_timeout SET ADDR: the entry's remaining timeout in seconds (empty when absent).
+set_timeout() {
+	in_srv ipset list "$1" 2>/dev/null | awk -v a="$2" '$1 == a && $2 == "timeout" { print $3 }'
+}
+
+# drop_count: packets the kernel dropped on the real MX (IPv4 + IPv6 DROP rules).
+drop_count() {
+	local a b
+	a=$(in_srv iptables -nvxL mxallowd 2>/dev/null | awk '$3 == "DROP" { s += $1 } END { print s + 0 }')
+	b=$(in_srv ip6tables -nvxL mxallowd 2>/dev/null | awk '$3 == "DROP" { s += $1 } END { print s + 0 }')
+	echo $((a + b))
+}

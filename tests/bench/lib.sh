@@ -1,0 +1,187 @@
+# shellcheck shell=bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Benchmark harness, sourced by tests/bench/run. A throwaway two-namespace network; nothing
+# leaves it and the host's firewall is never touched. Benchmark addresses only:
+#
+#   server namespace ($NS_SRV, vsrv)                  client namespace ($NS_CLI, vcli)
+#     198.19.255.10  2001:2:0:ffff::10  fake MX         synflood on vcli (packet socket), sources
+#     198.19.255.20  2001:2:0:ffff::20  real MX           198.18.0.0 .. 198.19.253.255 (IPv4)
+#     198.19.255.53  dnsmasq                              2001:2::/64 (IPv6, for > 2^17 sources)
+#     mxallowd or nfq-ceiling, rules                    198.19.254.1  Postfix (delivery benchmark)
+#
+# Rules in the server namespace (all traffic above is to port 25):
+#   mangle INPUT  -p tcp --dport 25 -m state --state NEW -j NFQUEUE --queue-num 23
+#   filter INPUT  -p tcp --dport 25 ! -s <client /24 and /64 of real clients> -j DROP
+# The second rule discards synthetic SYNs after the verdict, whatever it was, so the kernel does
+# the same work after an accept and after a drop (no RSTs, no conntrack entries confirmed).
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$BENCH_DIR/../.." && pwd)
+: "${BUILD_DIR:=$ROOT/build-bench}"
+MXALLOWD="$BUILD_DIR/src/mxallowd"
+SYNFLOOD="$BUILD_DIR/tests/bench/synflood"
+CEILING="$BUILD_DIR/tests/bench/nfq-ceiling"
+BENCH_CORE="$BUILD_DIR/tests/bench/bench-core"
+
+FAKE4=198.19.255.10
+REAL4=198.19.255.20
+DNS4=198.19.255.53
+CLIENT4=198.19.254.1
+FAKE6=2001:2:0:ffff::10
+REAL6=2001:2:0:ffff::20
+CLIENT6=2001:2:0:fffe::1
+SRC4_PREFIX=198.18.0.0/15
+SRC4_SPAN=130560 # 198.18.0.0 .. 198.19.253.255: the /15 minus the two /24 above
+SRC6_PREFIX=2001:2::/64
+QNUM=23
+# CPU placement on a 2-CPU machine: generator (and the kernel's receive path, which runs in its
+# context) on one CPU, the verdict loop on the other.
+GEN_CPU=${GEN_CPU:-0}
+CONS_CPU=${CONS_CPU:-1}
+
+NS_SRV=
+NS_CLI=
+TMP=
+SRV_MAC=
+CLEANED=0
+
+say() { printf '%s\n' "$*" >&2; }
+section() { printf '\n== %s\n' "$*" >&2; }
+die() {
+	say "bench: $*"
+	exit 1
+}
+
+in_srv() { ip netns exec "$NS_SRV" "$@"; }
+in_cli() { ip netns exec "$NS_CLI" "$@"; }
+
+wait_for() {
+	local timeout=$1 deadline
+	shift
+	deadline=$((SECONDS + timeout))
+	while ! "$@"; do
+		[ "$SECONDS" -ge "$deadline" ] && return 1
+		sleep 0.05
+	done
+}
+
+proc_alive() {
+	local st
+	[ -r "/proc/$1/stat" ] || return 1
+	st=$(sed 's/^.*) \(.\).*/\1/' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "$st" != Z ]
+}
+
+kill_ns_pids() {
+	local pids
+	pids=$(ip netns pids "$1" 2>/dev/null) || return 0
+	[ -n "$pids" ] || return 0
+	# shellcheck disable=SC2086
+	kill -"$2" $pids 2>/dev/null
+	return 0
+}
+
+ns_empty() { [ -z "$(ip netns pids "$1" 2>/dev/null)" ]; }
+
+bench_cleanup() {
+	local ns
+	[ "$CLEANED" = 1 ] && return
+	CLEANED=1
+	for ns in $NS_SRV $NS_CLI; do
+		kill_ns_pids "$ns" TERM
+	done
+	for ns in $NS_SRV $NS_CLI; do
+		if ! wait_for 5 ns_empty "$ns"; then
+			kill_ns_pids "$ns" KILL
+			wait_for 5 ns_empty "$ns"
+		fi
+		ip netns del "$ns" 2>/dev/null
+		rm -rf "/etc/netns/$ns"
+	done
+	if [ -n "$TMP" ] && [ -d "$TMP" ]; then
+		if [ "${BENCH_KEEP:-0}" = 1 ]; then say "kept $TMP"; else rm -rf "$TMP"; fi
+	fi
+}
+
+etc_setup() {
+	mkdir -p "/etc/netns/$1"
+	printf 'nameserver %s\noptions timeout:1 attempts:2\n' "$DNS4" >"/etc/netns/$1/resolv.conf"
+	printf '127.0.0.1 localhost\n::1 localhost\n' >"/etc/netns/$1/hosts"
+	printf 'hosts: files dns\npasswd: files\ngroup: files\nservices: files\nprotocols: files\n' \
+		>"/etc/netns/$1/nsswitch.conf"
+}
+
+# net_setup: namespaces, veth pair, addresses, routes, rules.
+net_setup() {
+	local ns
+	NS_SRV="mxb-srv-$$"
+	NS_CLI="mxb-cli-$$"
+	ip netns add "$NS_SRV" || die "ip netns add failed"
+	ip netns add "$NS_CLI" || die "ip netns add failed"
+	for ns in "$NS_SRV" "$NS_CLI"; do
+		ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 \
+			net.ipv6.conf.default.accept_dad=0 >/dev/null
+		ip -n "$ns" link set lo up
+		etc_setup "$ns"
+	done
+	ip -n "$NS_SRV" link add vsrv type veth peer name vcli netns "$NS_CLI" ||
+		die "cannot create the veth pair"
+	ip -n "$NS_SRV" addr add "$FAKE4/24" dev vsrv
+	ip -n "$NS_SRV" addr add "$REAL4/24" dev vsrv
+	ip -n "$NS_SRV" addr add "$DNS4/24" dev vsrv
+	ip -n "$NS_SRV" -6 addr add "$FAKE6/64" dev vsrv nodad
+	ip -n "$NS_SRV" -6 addr add "$REAL6/64" dev vsrv nodad
+	ip -n "$NS_CLI" addr add "$CLIENT4/24" dev vcli
+	ip -n "$NS_CLI" -6 addr add "$CLIENT6/64" dev vcli nodad
+	ip -n "$NS_SRV" link set vsrv up
+	ip -n "$NS_CLI" link set vcli up
+	ip -n "$NS_SRV" route add 198.18.0.0/15 dev vsrv
+	ip -n "$NS_SRV" -6 route add 2001:2::/48 dev vsrv
+	ip -n "$NS_CLI" route add 198.19.255.0/24 dev vcli
+	ip -n "$NS_CLI" -6 route add 2001:2:0:ffff::/64 dev vcli
+	SRV_MAC=$(ip -n "$NS_SRV" -o link show vsrv | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
+	[ -n "$SRV_MAC" ] || die "no MAC address on vsrv"
+	rules_setup
+}
+
+rules_setup() {
+	local t
+	for t in iptables ip6tables; do
+		in_srv "$t" -t mangle -A INPUT -p tcp --dport 25 -m state --state NEW \
+			-j NFQUEUE --queue-num "$QNUM" || die "$t NFQUEUE rule failed"
+	done
+	in_srv iptables -A INPUT -p tcp --dport 25 ! -s "$CLIENT4/24" -j DROP
+	in_srv ip6tables -A INPUT -p tcp --dport 25 ! -s "$CLIENT6/64" -j DROP
+}
+
+# Without the NFQUEUE rules (the "no rule" baseline of the delivery benchmark).
+rules_queue_off() {
+	in_srv iptables -t mangle -F INPUT
+	in_srv ip6tables -t mangle -F INPUT
+}
+rules_queue_on() {
+	rules_queue_off
+	in_srv iptables -t mangle -A INPUT -p tcp --dport 25 -m state --state NEW \
+		-j NFQUEUE --queue-num "$QNUM"
+	in_srv ip6tables -t mangle -A INPUT -p tcp --dport 25 -m state --state NEW \
+		-j NFQUEUE --queue-num "$QNUM"
+}
+
+# nfq_counters: "total dropped user_dropped id_sequence" of our queue (0s when not bound).
+nfq_counters() {
+	in_srv cat /proc/net/netfilter/nfnetlink_queue 2>/dev/null |
+		awk -v q="$QNUM" '$1 == q { print $3, $6, $7, $8; found = 1 }
+			END { if (!found) print 0, 0, 0, 0 }'
+}
+
+queue_empty() { [ "$(nfq_counters | cut -d' ' -f1)" = 0 ]; }
+
+# synflood ARGS...: the generator in the client namespace on vcli, pinned to GEN_CPU.
+synflood() {
+	in_cli taskset -c "$GEN_CPU" "$SYNFLOOD" -i vcli -m "$SRV_MAC" "$@"
+}
+
+# Resident set size of PID in KiB (VmRSS), and its peak (VmHWM).
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }

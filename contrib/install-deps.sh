@@ -38,9 +38,12 @@ if ((EUID != 0)); then
 fi
 
 echo "install-deps: installing: ${missing[*]}"
-# Non-interactive: Debian's defaults answer the questions (Postfix is set up
-# as an "Internet Site"; the tests run their own Postfix instances in network
-# namespaces with their own configuration).
 export DEBIAN_FRONTEND=noninteractive
+# Postfix is only a test client here: install it unconfigured, so that it does
+# not start a mail server on the host. The tests run private instances with
+# their own main.cf and master.cf inside network namespaces.
+if [[ " ${missing[*]} " == *" postfix "* ]]; then
+	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+fi
 apt-get update
 apt-get install -y "${missing[@]}"

@@ -306,6 +306,11 @@ static int load_config(struct daemon *d, struct config *c, struct config_servers
 	return r;
 }
 
+static bool same_str(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
 static void reload(struct daemon *d)
 {
 	struct config c;
@@ -325,8 +330,13 @@ static void reload(struct daemon *d)
 		config_servers_clear(&s);
 		return;
 	}
-	if (c.queue_num != d->cfg.queue_num || c.max_entries != d->cfg.max_entries)
-		log_msg(LOG_WARNING, "reload: queue-num and max-entries take effect on restart");
+	if (c.queue_num != d->cfg.queue_num || c.max_entries != d->cfg.max_entries ||
+	    !same_str(c.backend, d->cfg.backend) ||
+	    !same_str(c.pflog_interface, d->cfg.pflog_interface) ||
+	    !same_str(c.pcap_filter, d->cfg.pcap_filter) || !same_str(c.table, d->cfg.table) ||
+	    !same_str(c.ipset, d->cfg.ipset) || !same_str(c.ipset6, d->cfg.ipset6))
+		log_msg(LOG_WARNING, "reload: queue-num, max-entries, backend, pflog-interface, "
+		                     "pcap-filter, table and ipset names take effect on restart");
 	if (d->q && (c.queue_maxlen != d->cfg.queue_maxlen || c.fail_open != d->cfg.fail_open))
 		if (nfqueue_configure(d->q, c.queue_maxlen, c.fail_open) < 0)
 			log_msg(LOG_WARNING, "reload: cannot change queue-maxlen/fail-open");

@@ -311,6 +311,14 @@ static bool same_str(const char *a, const char *b)
 	return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
+/* Moves the running value of a restart-only setting into the new configuration. */
+static void keep_running(char **next, char **running)
+{
+	free(*next);
+	*next = *running;
+	*running = NULL;
+}
+
 static void reload(struct daemon *d)
 {
 	struct config c;
@@ -345,9 +353,13 @@ static void reload(struct daemon *d)
 	c.queue_num = d->cfg.queue_num;
 	c.max_entries = d->cfg.max_entries;
 	c.log_stdout = d->cfg.log_stdout;
-	free(c.pidfile); /* the pidfile written at start is the one removed at exit */
-	c.pidfile = d->cfg.pidfile;
-	d->cfg.pidfile = NULL;
+	keep_running(&c.pidfile, &d->cfg.pidfile); /* the one written is the one removed */
+	keep_running(&c.backend, &d->cfg.backend);
+	keep_running(&c.pflog_interface, &d->cfg.pflog_interface);
+	keep_running(&c.pcap_filter, &d->cfg.pcap_filter);
+	keep_running(&c.table, &d->cfg.table);
+	keep_running(&c.ipset, &d->cfg.ipset);
+	keep_running(&c.ipset6, &d->cfg.ipset6);
 	config_clear(&d->cfg);
 	config_servers_clear(&d->servers);
 	d->cfg = c;

@@ -301,10 +301,12 @@ int config_copy(struct config *dst, const struct config *src)
 	if (list_copy(&dst->fake, &src->fake) < 0 || list_copy(&dst->real, &src->real) < 0)
 		goto oom;
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		const char *v = *(char *const *)((const char *)src + keys[i].offset);
+		const char *v;
 
-		if (key_is_string(&keys[i]) && v &&
-		    !(*(char **)((char *)dst + keys[i].offset) = strdup(v)))
+		if (!key_is_string(&keys[i]))
+			continue; /* only string fields may be read as pointers */
+		v = *(char *const *)((const char *)src + keys[i].offset);
+		if (v && !(*(char **)((char *)dst + keys[i].offset) = strdup(v)))
 			goto oom;
 	}
 	return 0;

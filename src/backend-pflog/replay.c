@@ -32,19 +32,6 @@ static const char *stamp(mxa_time t, char *buf, size_t len)
 	return buf;
 }
 
-static const char *reason_name(enum wl_reason r)
-{
-	switch (r) {
-	case WL_REASON_FAKE_MX:
-		return "fake-mx";
-	case WL_REASON_RDNS_SIBLING:
-		return "rdns-sibling";
-	case WL_REASON_STATIC:
-		return "static";
-	}
-	return "unknown";
-}
-
 static void on_added(void *ctx, const struct wl_entry *e, bool renewed, const char *name,
                      mxa_time now)
 {
@@ -54,7 +41,7 @@ static void on_added(void *ctx, const struct wl_entry *e, bool renewed, const ch
 	(void)name;
 	fprintf(rp->out, "%s whitelist %s addr=%s reason=%s dst=%s expires-in=%" PRId64 "\n",
 	        stamp(rp->now, t, sizeof(t)), renewed ? "renew" : "add", addr_format(&e->addr, a),
-	        reason_name(e->reason), addr_format(&e->origin, o), e->deadline - now);
+	        whitelist_reason_name(e->reason), addr_format(&e->origin, o), e->deadline - now);
 }
 
 static void on_removed(void *ctx, const struct wl_entry *e, enum mx_removal why)

@@ -202,6 +202,21 @@ static bool string_ok(const struct key *k, const char *v)
 	return true;
 }
 
+/* Replaces the string in @field by a copy of @value; @field keeps its value on failure. */
+static int set_string(char **field, const char *value, const char *origin, const char *key,
+                      char *err, size_t errlen)
+{
+	char *s = strdup(value);
+
+	if (!s) {
+		snprintf(err, errlen, "%s: %s: out of memory", origin, key);
+		return -ENOMEM;
+	}
+	free(*field);
+	*field = s;
+	return 0;
+}
+
 int config_set(struct config *c, const char *key, const char *value, const char *origin, char *err,
                size_t errlen)
 {
@@ -209,7 +224,6 @@ int config_set(struct config *c, const char *key, const char *value, const char 
 	void *field;
 	bool b;
 	uint32_t u;
-	char *s;
 
 	if (!k) {
 		snprintf(err, errlen, "%s: unknown key '%s'", origin, key);
@@ -251,14 +265,7 @@ int config_set(struct config *c, const char *key, const char *value, const char 
 			         value ? value : "");
 			return -EINVAL;
 		}
-		s = strdup(value);
-		if (!s) {
-			snprintf(err, errlen, "%s: %s: out of memory", origin, key);
-			return -ENOMEM;
-		}
-		free(*(char **)field);
-		*(char **)field = s;
-		return 0;
+		return set_string(field, value, origin, key, err, errlen);
 	case KEY_STR:
 	case KEY_NAME:
 	case KEY_BACKEND:
@@ -270,14 +277,7 @@ int config_set(struct config *c, const char *key, const char *value, const char 
 			                           : "a valid value");
 			return -EINVAL;
 		}
-		s = strdup(value);
-		if (!s) {
-			snprintf(err, errlen, "%s: %s: out of memory", origin, key);
-			return -ENOMEM;
-		}
-		free(*(char **)field);
-		*(char **)field = s;
-		return 0;
+		return set_string(field, value, origin, key, err, errlen);
 	}
 	return -EINVAL;
 }

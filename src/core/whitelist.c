@@ -169,6 +169,19 @@ static int grow(struct whitelist *wl)
 	return 0;
 }
 
+const char *whitelist_reason_name(enum wl_reason r)
+{
+	switch (r) {
+	case WL_REASON_FAKE_MX:
+		return "fake-mx";
+	case WL_REASON_RDNS_SIBLING:
+		return "rdns-sibling";
+	case WL_REASON_STATIC:
+		return "static";
+	}
+	return "unknown";
+}
+
 struct whitelist *whitelist_new(size_t capacity, const uint64_t key[2], mxa_time now)
 {
 	struct whitelist *wl;

@@ -25,6 +25,9 @@ struct wl_entry {
 	bool used;
 };
 
+/* "fake-mx", "rdns-sibling", "static": as in log lines. */
+const char *whitelist_reason_name(enum wl_reason r);
+
 enum wl_put_result {
 	WL_PUT_NEW = 0,     /* inserted */
 	WL_PUT_UPDATED = 1, /* existed, fields replaced (last use kept) */

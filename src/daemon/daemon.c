@@ -57,19 +57,6 @@ static mxa_time now_mono(void)
 	return (mxa_time)ts.tv_sec;
 }
 
-static const char *reason_name(enum wl_reason r)
-{
-	switch (r) {
-	case WL_REASON_FAKE_MX:
-		return "fake-mx";
-	case WL_REASON_RDNS_SIBLING:
-		return "rdns-sibling";
-	case WL_REASON_STATIC:
-		return "static";
-	}
-	return "unknown";
-}
-
 static void sink_added(void *ctx, const struct wl_entry *e, bool renewed, const char *name,
                        mxa_time now)
 {
@@ -81,12 +68,14 @@ static void sink_added(void *ctx, const struct wl_entry *e, bool renewed, const 
 	if (e->reason == WL_REASON_RDNS_SIBLING)
 		log_msg(LOG_INFO,
 		        "whitelist %s addr=%s reason=%s origin=%s name=%s expires-in=%" PRId64,
-		        renewed ? "renew" : "add", addr_format(&e->addr, a), reason_name(e->reason),
-		        addr_format(&e->origin, o), name ? name : "-", e->deadline - now);
+		        renewed ? "renew" : "add", addr_format(&e->addr, a),
+		        whitelist_reason_name(e->reason), addr_format(&e->origin, o),
+		        name ? name : "-", e->deadline - now);
 	else
 		log_msg(LOG_INFO, "whitelist %s addr=%s reason=%s dst=%s expires-in=%" PRId64,
-		        renewed ? "renew" : "add", addr_format(&e->addr, a), reason_name(e->reason),
-		        addr_format(&e->origin, o), e->deadline - now);
+		        renewed ? "renew" : "add", addr_format(&e->addr, a),
+		        whitelist_reason_name(e->reason), addr_format(&e->origin, o),
+		        e->deadline - now);
 }
 
 static void sink_removed(void *ctx, const struct wl_entry *e, enum mx_removal why)

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # Benchmark harness, sourced by tests/bench/run. A throwaway two-namespace network; nothing

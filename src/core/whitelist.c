@@ -16,10 +16,13 @@ struct slot {
 	mxa_addr origin;
 	uint32_t deadline; /* offsets from wl->epoch, in seconds */
 	uint32_t last_use; /* 0: never */
-	uint32_t heap_pos;
-	uint8_t reason;
-	uint8_t used;
+	uint32_t seq;      /* order of the last put: ties of deadline evict the oldest first */
+	uint32_t heap_pos : 29;
+	uint32_t reason : 2;
+	uint32_t used : 1;
 };
+
+#define MAX_CAPACITY ((1u << 29) - 1)
 
 struct whitelist {
 	uint64_t key[2];
@@ -27,6 +30,7 @@ struct whitelist {
 	size_t capacity;
 	size_t n;
 	size_t alloc; /* slots and heap allocated */
+	uint32_t seq;
 	struct slot *slots;
 	uint32_t *heap;
 	uint32_t *index; /* 0: empty, else slot number + 1 */
@@ -95,7 +99,11 @@ static void index_remove_at(struct whitelist *wl, size_t i)
 
 static bool heap_less(const struct whitelist *wl, uint32_t a, uint32_t b)
 {
-	return wl->slots[wl->heap[a]].deadline < wl->slots[wl->heap[b]].deadline;
+	const struct slot *x = &wl->slots[wl->heap[a]], *y = &wl->slots[wl->heap[b]];
+
+	if (x->deadline != y->deadline)
+		return x->deadline < y->deadline;
+	return (int32_t)(x->seq - y->seq) < 0; /* wraps safely: ties are put close in time */
 }
 
 static void heap_swap(struct whitelist *wl, uint32_t a, uint32_t b)
@@ -186,7 +194,7 @@ struct whitelist *whitelist_new(size_t capacity, const uint64_t key[2], mxa_time
 {
 	struct whitelist *wl;
 
-	if (capacity == 0 || capacity > UINT32_MAX - 1)
+	if (capacity == 0 || capacity > MAX_CAPACITY)
 		return NULL;
 	wl = calloc(1, sizeof(*wl));
 	if (!wl)
@@ -276,6 +284,7 @@ int whitelist_put(struct whitelist *wl, const struct wl_entry *e, struct wl_entr
 		s->origin = e->origin;
 		s->deadline = to_rel(wl, e->deadline);
 		s->reason = (uint8_t)e->reason;
+		s->seq = wl->seq++;
 		heap_fix(wl, s->heap_pos);
 		return WL_PUT_UPDATED;
 	}
@@ -295,6 +304,7 @@ int whitelist_put(struct whitelist *wl, const struct wl_entry *e, struct wl_entr
 	s->origin = e->origin;
 	s->deadline = to_rel(wl, e->deadline);
 	s->reason = (uint8_t)e->reason;
+	s->seq = wl->seq++;
 	s->heap_pos = (uint32_t)wl->n;
 	wl->heap[wl->n] = (uint32_t)wl->n;
 	wl->index[i] = (uint32_t)wl->n + 1;

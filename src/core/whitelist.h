@@ -41,8 +41,9 @@ struct whitelist;
  * @key: hash key (random in the daemon, fixed in tests)
  * @now: current time; times are stored as 32-bit offsets from it
  *
- * Eviction rule when full: the entry with the earliest deadline goes.
- * Returns NULL on allocation failure or a zero capacity.
+ * Eviction rule when full: the entry with the earliest deadline goes; among
+ * entries with the same deadline, the one put (added or renewed) longest ago.
+ * Returns NULL on allocation failure, a zero capacity or one above 2^29 - 1.
  */
 struct whitelist *whitelist_new(size_t capacity, const uint64_t key[2], mxa_time now);
 struct whitelist *whitelist_free(struct whitelist *wl);

@@ -140,6 +140,36 @@ static int count_entry(void *ctx, const struct wl_entry *e)
 	return 0;
 }
 
+/* A flood of entries with one deadline evicts the oldest, not the newest. */
+static void test_eviction_ties_oldest_first(void **state)
+{
+	struct whitelist *wl = whitelist_new(3, key, 0);
+	struct wl_entry e, victim;
+
+	(void)state;
+	for (uint32_t i = 1; i <= 3; i++) {
+		e = entry(nth(i), 3600);
+		assert_int_equal(whitelist_put(wl, &e, NULL), WL_PUT_NEW);
+	}
+	for (uint32_t i = 4; i <= 8; i++) {
+		mxa_addr want = nth(i - 3);
+
+		e = entry(nth(i), 3600);
+		assert_int_equal(whitelist_put(wl, &e, &victim), WL_PUT_EVICTED);
+		assert_true(addr_equal(&victim.addr, &want));
+		/* The newest entry survives until it is the oldest. */
+		assert_true(whitelist_lookup(wl, &e.addr, 0, NULL));
+	}
+	/* Renewing an entry makes it the youngest of its deadline. */
+	e = entry(nth(6), 3600);
+	assert_int_equal(whitelist_put(wl, &e, NULL), WL_PUT_UPDATED);
+	e = entry(nth(9), 3600);
+	assert_int_equal(whitelist_put(wl, &e, &victim), WL_PUT_EVICTED);
+	e.addr = nth(7);
+	assert_true(addr_equal(&victim.addr, &e.addr));
+	whitelist_free(wl);
+}
+
 static void test_del_and_foreach(void **state)
 {
 	struct whitelist *wl = whitelist_new(100, key, 0);
@@ -242,18 +272,20 @@ static void test_rejects_zero_capacity(void **state)
 {
 	(void)state;
 	assert_null(whitelist_new(0, key, 0));
+	assert_null(whitelist_new((size_t)1 << 29, key, 0));
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_put_lookup),
-		cmocka_unit_test(test_update_keeps_use),
-		cmocka_unit_test(test_expiry_in_deadline_order),
-		cmocka_unit_test(test_capacity_evicts_earliest_deadline),
-		cmocka_unit_test(test_del_and_foreach),
-		cmocka_unit_test(test_random_against_model),
-		cmocka_unit_test(test_rejects_zero_capacity),
+	    cmocka_unit_test(test_put_lookup),
+	    cmocka_unit_test(test_update_keeps_use),
+	    cmocka_unit_test(test_expiry_in_deadline_order),
+	    cmocka_unit_test(test_capacity_evicts_earliest_deadline),
+	    cmocka_unit_test(test_eviction_ties_oldest_first),
+	    cmocka_unit_test(test_del_and_foreach),
+	    cmocka_unit_test(test_random_against_model),
+	    cmocka_unit_test(test_rejects_zero_capacity),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -65,6 +65,8 @@ static void sink_added(void *ctx, const struct wl_entry *e, bool renewed, const 
 
 	if (d->pf) /* sent by table_sync() or at the end of the dispatch */
 		pflog_add(d->pf, &e->addr, (uint32_t)(e->deadline - now));
+	if (!log_enabled(LOG_INFO))
+		return; /* -q: do not format lines that would be thrown away */
 	if (e->reason == WL_REASON_RDNS_SIBLING)
 		log_msg(LOG_INFO,
 		        "whitelist %s addr=%s reason=%s origin=%s name=%s expires-in=%" PRId64,
@@ -85,6 +87,8 @@ static void sink_removed(void *ctx, const struct wl_entry *e, enum mx_removal wh
 
 	if (d->pf)
 		pflog_del(d->pf, &e->addr);
+	if (!log_enabled(LOG_INFO))
+		return;
 	log_msg(LOG_INFO, "whitelist del addr=%s reason=%s", addr_format(&e->addr, a),
 	        why == MX_REMOVED_EXPIRED   ? "expired"
 	        : why == MX_REMOVED_EVICTED ? "evicted"
@@ -114,6 +118,8 @@ static void sink_decided(void *ctx, const mxa_addr *src, const mxa_addr *dst, en
 	char s[ADDR_STRLEN], t[ADDR_STRLEN];
 
 	(void)ctx;
+	if (!log_enabled(v == MX_ALLOW ? LOG_INFO : LOG_NOTICE))
+		return; /* the packet path: no formatting for nothing */
 	if (v == MX_ALLOW)
 		log_msg(LOG_INFO, "accept src=%s dst=%s reason=whitelisted", addr_format(src, s),
 		        addr_format(dst, t));

@@ -52,14 +52,18 @@ static const char *level_name(int level)
 	}
 }
 
+bool log_enabled(int level)
+{
+	return !log_state.quiet || (level & LOG_FORCE) || level <= LOG_ERR;
+}
+
 void log_msg(int level, const char *fmt, ...)
 {
 	va_list ap;
-	bool force = level & LOG_FORCE;
 
-	level &= ~LOG_FORCE;
-	if (log_state.quiet && level > LOG_ERR && !force)
+	if (!log_enabled(level))
 		return;
+	level &= ~LOG_FORCE;
 	va_start(ap, fmt);
 	if (log_state.to_stdout) {
 		printf("mxallowd: %s: ", level_name(level));

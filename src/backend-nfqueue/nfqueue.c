@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <libmnl/libmnl.h>
@@ -25,6 +26,8 @@
 #define COPY_RANGE 256 /* IPv6 + extension headers + TCP header */
 #define RCVBUF     (4 * 1024 * 1024)
 #define SMTP_PORT  25
+#define BATCH      64   /* packets read with one recvmmsg(), answered with one sendto() */
+#define MSG_SIZE   4096 /* a packet message: headers, attributes, COPY_RANGE bytes */
 
 struct nfqueue {
 	struct mnl_socket *nl;
@@ -33,13 +36,24 @@ struct nfqueue {
 	nfqueue_judge_fn judge;
 	void *ctx;
 	struct nfqueue_stats stats;
-	char buf[0xffff + 4096];
-	char out[8192];
+	size_t out_len; /* verdicts waiting in out, sent with one sendto() */
+	struct mmsghdr msgs[BATCH];
+	struct iovec iov[BATCH];
+	char bufs[BATCH][MSG_SIZE];
+	char out[BATCH * 64 + 8192];
 };
 
 static int send_config(struct nfqueue *q, struct nlmsghdr *nlh)
 {
 	return mnl_socket_sendto(q->nl, nlh, nlh->nlmsg_len) < 0 ? -errno : 0;
+}
+
+/* Sends the verdicts gathered so far; netlink takes many messages in one datagram. */
+static void flush_verdicts(struct nfqueue *q)
+{
+	if (q->out_len && mnl_socket_sendto(q->nl, q->out, q->out_len) < 0)
+		q->stats.send_errors++;
+	q->out_len = 0;
 }
 
 int nfqueue_configure(struct nfqueue *q, uint32_t maxlen, bool fail_open)
@@ -132,11 +146,13 @@ const struct nfqueue_stats *nfqueue_stats(const struct nfqueue *q)
 
 static void send_verdict(struct nfqueue *q, uint32_t id, int verdict)
 {
-	struct nlmsghdr *nlh = nfq_nlmsg_put(q->out, NFQNL_MSG_VERDICT, q->queue_num);
+	struct nlmsghdr *nlh;
 
+	if (q->out_len + 64 > sizeof(q->out))
+		flush_verdicts(q);
+	nlh = nfq_nlmsg_put(q->out + q->out_len, NFQNL_MSG_VERDICT, q->queue_num);
 	nfq_nlmsg_verdict_put(nlh, (int)id, verdict);
-	if (mnl_socket_sendto(q->nl, nlh, nlh->nlmsg_len) < 0)
-		q->stats.send_errors++;
+	q->out_len += MNL_ALIGN(nlh->nlmsg_len);
 	q->stats.packets++;
 	if (verdict == NF_DROP)
 		q->stats.dropped++;
@@ -175,10 +191,17 @@ static int queue_cb(const struct nlmsghdr *nlh, void *data)
 
 int nfqueue_dispatch(struct nfqueue *q)
 {
-	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(q->nl, q->buf, sizeof(q->buf));
-		int r;
+	int fd = mnl_socket_get_fd(q->nl);
 
+	for (;;) {
+		int n, r, err = 0;
+
+		for (int i = 0; i < BATCH; i++) {
+			q->iov[i] = (struct iovec){q->bufs[i], MSG_SIZE};
+			q->msgs[i].msg_hdr =
+			    (struct msghdr){.msg_iov = &q->iov[i], .msg_iovlen = 1};
+		}
+		n = recvmmsg(fd, q->msgs, BATCH, MSG_DONTWAIT, NULL);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return 0;
@@ -190,8 +213,15 @@ int nfqueue_dispatch(struct nfqueue *q)
 			}
 			return -errno;
 		}
-		r = mnl_cb_run(q->buf, (size_t)n, 0, q->portid, queue_cb, q);
-		if (r < 0 && errno != EINTR && errno != ENOENT)
-			return -errno;
+		for (int i = 0; i < n; i++) {
+			r = mnl_cb_run(q->bufs[i], q->msgs[i].msg_len, 0, q->portid, queue_cb, q);
+			if (r < 0 && errno != EINTR && errno != ENOENT && !err)
+				err = -errno;
+		}
+		flush_verdicts(q);
+		if (err)
+			return err;
+		if (n < BATCH)
+			return 0;
 	}
 }

@@ -2,7 +2,8 @@
 /*
  * The ceiling: a minimal accept-all NFQUEUE verdict loop on libmnl and
  * libnetfilter_queue's nlmsg API, configured exactly like the daemon's
- * backend (copy 256 bytes, 4 MiB receive buffer, same queue length), minus
+ * backend (copy 256 bytes, 4 MiB receive buffer, same queue length, up to
+ * 64 packets read with one recvmmsg() and answered with one sendto()), minus
  * everything else: no parsing, no whitelist, no event loop, blocking recv.
  *
  *   nfq-ceiling QUEUE_NUM [MAXLEN]
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <libmnl/libmnl.h>
 #include <linux/netfilter.h>
@@ -26,6 +28,8 @@
 
 #define COPY_RANGE 256
 #define RCVBUF     (4 * 1024 * 1024)
+#define BATCH      64
+#define MSG_SIZE   4096
 
 static volatile sig_atomic_t stop;
 
@@ -33,7 +37,8 @@ struct ceiling {
 	struct mnl_socket *nl;
 	uint16_t queue_num;
 	unsigned long long verdicts, enobufs;
-	char out[8192];
+	size_t out_len;
+	char out[BATCH * 64 + 8192];
 };
 
 static void on_signal(int sig)
@@ -52,16 +57,18 @@ static int queue_cb(const struct nlmsghdr *nlh, void *data)
 	if (nfq_nlmsg_parse(nlh, attr) < 0 || !attr[NFQA_PACKET_HDR])
 		return MNL_CB_OK;
 	ph = mnl_attr_get_payload(attr[NFQA_PACKET_HDR]);
-	v = nfq_nlmsg_put(c->out, NFQNL_MSG_VERDICT, c->queue_num);
+	v = nfq_nlmsg_put(c->out + c->out_len, NFQNL_MSG_VERDICT, c->queue_num);
 	nfq_nlmsg_verdict_put(v, (int)ntohl(ph->packet_id), NF_ACCEPT);
-	if (mnl_socket_sendto(c->nl, v, v->nlmsg_len) >= 0)
-		c->verdicts++;
+	c->out_len += MNL_ALIGN(v->nlmsg_len);
+	c->verdicts++;
 	return MNL_CB_OK;
 }
 
 int main(int argc, char **argv)
 {
-	static char buf[0xffff + 4096];
+	static char bufs[BATCH][MSG_SIZE];
+	static struct mmsghdr msgs[BATCH];
+	static struct iovec iov[BATCH];
 	struct ceiling c = {0};
 	struct sigaction sa = {.sa_handler = on_signal};
 	struct nlmsghdr *nlh;
@@ -104,8 +111,13 @@ int main(int argc, char **argv)
 	printf("ready\n");
 	fflush(stdout);
 	while (!stop) {
-		ssize_t n = mnl_socket_recvfrom(c.nl, buf, sizeof(buf));
+		int n;
 
+		for (int i = 0; i < BATCH; i++) {
+			iov[i] = (struct iovec){bufs[i], MSG_SIZE};
+			msgs[i].msg_hdr = (struct msghdr){.msg_iov = &iov[i], .msg_iovlen = 1};
+		}
+		n = recvmmsg(mnl_socket_get_fd(c.nl), msgs, BATCH, MSG_WAITFORONE, NULL);
 		if (n < 0) {
 			if (errno == ENOBUFS) {
 				c.enobufs++;
@@ -116,12 +128,15 @@ int main(int argc, char **argv)
 			perror("nfq-ceiling: recv");
 			return 1;
 		}
-		if (mnl_cb_run(buf, (size_t)n, 0, portid, queue_cb, &c) < 0 && errno != EINTR) {
-			if (errno == EPERM || errno == EBUSY) {
+		for (int i = 0; i < n; i++)
+			if (mnl_cb_run(bufs[i], msgs[i].msg_len, 0, portid, queue_cb, &c) < 0 &&
+			    (errno == EPERM || errno == EBUSY)) {
 				perror("nfq-ceiling: queue");
 				return 1;
 			}
-		}
+		if (c.out_len && mnl_socket_sendto(c.nl, c.out, c.out_len) < 0)
+			perror("nfq-ceiling: verdicts");
+		c.out_len = 0;
 	}
 	printf("verdicts=%llu enobufs=%llu\n", c.verdicts, c.enobufs);
 	return 0;

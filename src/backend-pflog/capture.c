@@ -88,10 +88,20 @@ static int setup(struct capture *c, const char *what, const char *filter, bool d
 		         what, name ? name : "?", dlt);
 		return -EPROTONOSUPPORT;
 	}
+	/* libpcap cannot filter NFLOG: the NFLOG rules select the packets instead. */
+	if (c->kind == LINK_NFLOG) {
+		if (filter && *filter) {
+			snprintf(err, errlen,
+			         "%s: pcap-filter cannot apply to NFLOG (libpcap does not filter "
+			         "it); select packets in the NFLOG rules",
+			         what);
+			return -EINVAL;
+		}
+		return 0;
+	}
 	if (!filter)
 		filter = default_filter ? CAPTURE_DEFAULT_FILTER : "";
-	/* libpcap cannot filter NFLOG: the NFLOG rules select the packets instead. */
-	if (!*filter || (c->kind == LINK_NFLOG && default_filter))
+	if (!*filter)
 		return 0;
 	if (pcap_compile(c->pcap, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
 		snprintf(err, errlen, "%s: bad pcap filter '%s': %s", what, filter,
@@ -161,7 +171,11 @@ struct capture *capture_open_file(const char *path, const char *filter, char *er
 	}
 	c->pcap = pcap_open_offline(path, ebuf);
 	if (!c->pcap) {
-		snprintf(err, errlen, "%s: %s", path, ebuf);
+		/* libpcap names the file itself when it cannot open it. */
+		if (strncmp(ebuf, path, strlen(path)) == 0)
+			snprintf(err, errlen, "%s", ebuf);
+		else
+			snprintf(err, errlen, "%s: %s", path, ebuf);
 		return capture_close(c);
 	}
 	if (setup(c, path, filter, false, err, errlen) < 0)

@@ -87,6 +87,8 @@ static void on_syn(void *ctx, const struct link_record *rec, int64_t sec, uint32
 	struct replay *rp = ctx;
 
 	(void)usec;
+	if (rec->dir == LINK_DIR_OUT)
+		return; /* the server's own outgoing mail, skipped by the daemon too */
 	/* Captures can step back in time (merged files): the core's clock does not. */
 	if (!rp->started || sec > rp->now) {
 		advance(rp, sec);

@@ -269,12 +269,17 @@ int config_set(struct config *c, const char *key, const char *value, const char 
 	case KEY_STR:
 	case KEY_NAME:
 	case KEY_BACKEND:
+		if (!string_ok(k, value) && k->type == KEY_NAME) {
+			snprintf(err, errlen,
+			         "%s: %s: '%s' is not a name of %" PRIu32 " to %" PRIu32
+			         " letters, digits, - _ . :",
+			         origin, key, value ? value : "", k->min, k->max);
+			return -EINVAL;
+		}
 		if (!string_ok(k, value)) {
-			snprintf(
-			    err, errlen, "%s: %s: '%s' is not %s", origin, key, value ? value : "",
-			    k->type == KEY_BACKEND ? "nfqueue or pflog"
-			    : k->type == KEY_NAME  ? "a name (letters, digits, - _ . :, 31 at most)"
-			                           : "a valid value");
+			snprintf(err, errlen, "%s: %s: '%s' is not %s", origin, key,
+			         value ? value : "",
+			         k->type == KEY_BACKEND ? "nfqueue or pflog" : "a valid value");
 			return -EINVAL;
 		}
 		return set_string(field, value, origin, key, err, errlen);

@@ -5,7 +5,8 @@
 #  (f) expiry: with -t 5, once `whitelist del addr=198.51.100.1 reason=expired` is logged,
 #      198.51.100.1 is dropped at the real MX again;
 #  (h) SIGUSR1 logs one `stats` line whose counters match what happened (and the log);
-#  (i) SIGTERM (and SIGINT) end the daemon with status 0 and remove its pidfile.
+#  (i) SIGTERM (and SIGINT) end the daemon with status 0 and remove its pidfile;
+#  -q logs nothing but errors, yet still answers SIGUSR1 with the stats line.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -120,5 +121,28 @@ DAEMON_PID=
 check "mxallowd exited on SIGINT with status 0 (got $st)" test "$st" -eq 0
 check "mxallowd: exiting on signal 2" log_has ': exiting on signal 2$'
 check "pidfile removed" test ! -e "$DAEMON_PIDFILE"
+
+section "-q: errors only, but SIGUSR1 still answers"
+# -q logs no `started` line: the pidfile, written once the queue is bound, says it is up.
+restart_log
+rm -f "$DAEMON_PIDFILE"
+ip netns exec "$NS_SRV" "$MXALLOWD" -F -s -q -b -c "$MXA_TMP/empty.conf" \
+	--pidfile "$DAEMON_PIDFILE" -f "$FAKE4" -r "$REAL4" >>"$DAEMON_LOG" 2>&1 &
+DAEMON_PID=$!
+check "quiet mxallowd wrote its pidfile" wait_for 10 test -s "$DAEMON_PIDFILE"
+expect_probe refused 198.51.100.1 "$FAKE4"
+expect_probe greeting 198.51.100.1 "$REAL4"
+expect_probe timeout 198.51.100.3 "$REAL4" 2
+daemon_signal USR1
+check "mxallowd -q: stats line on SIGUSR1" \
+	log_wait 'stats dropped=[1-9][0-9]* accepted=1 fake-hits=1 ' 5
+check "nothing but the stats line was logged" \
+	test "$(grep -cv ': stats ' "$DAEMON_LOG")" -eq 0
+pid=$DAEMON_PID
+daemon_signal TERM
+wait_pid "$pid" 10
+st=$WAIT_STATUS
+DAEMON_PID=
+check "quiet mxallowd exited with status 0 (got $st)" test "$st" -eq 0
 
 finish

@@ -6,7 +6,8 @@
 #      198.51.100.1 is dropped at the real MX again;
 #  (h) SIGUSR1 logs one `stats` line whose counters match what happened (and the log);
 #  (i) SIGTERM (and SIGINT) end the daemon with status 0 and remove its pidfile;
-#  -q logs nothing but errors, yet still answers SIGUSR1 with the stats line.
+#  -q logs nothing but errors, yet still answers SIGUSR1 with the stats line;
+#  --fail-open: with the daemon stopped and its queue full, the kernel accepts (else drops).
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -144,5 +145,36 @@ wait_pid "$pid" 10
 st=$WAIT_STATUS
 DAEMON_PID=
 check "quiet mxallowd exited with status 0 (got $st)" test "$st" -eq 0
+
+# A stopped daemon with a queue of one packet: the kernel queues the first SYN and must then
+# drop further ones, or, with --fail-open, accept them (the client's retransmit gets in).
+stalled_queue() {
+	restart_log
+	rm -f "$DAEMON_PIDFILE"
+	ip netns exec "$NS_SRV" "$MXALLOWD" -F -s -q -b -c "$MXA_TMP/empty.conf" \
+		--pidfile "$DAEMON_PIDFILE" --queue-maxlen 1 "$@" \
+		-f "$FAKE4" -r "$REAL4" >>"$DAEMON_LOG" 2>&1 &
+	DAEMON_PID=$!
+	check "mxallowd $* wrote its pidfile" wait_for 10 test -s "$DAEMON_PIDFILE"
+	daemon_signal STOP
+}
+resume_and_stop() {
+	local pid=$DAEMON_PID
+	daemon_signal CONT
+	daemon_signal TERM
+	wait_pid "$pid" 10
+	check "mxallowd exited with status 0 (got $WAIT_STATUS)" test "$WAIT_STATUS" -eq 0
+	DAEMON_PID=
+}
+
+section "--fail-open: a full queue accepts"
+stalled_queue --fail-open
+expect_probe greeting 198.51.100.3 "$REAL4" 4
+resume_and_stop
+
+section "without --fail-open: a full queue drops"
+stalled_queue
+expect_probe timeout 198.51.100.3 "$REAL4" 4
+resume_and_stop
 
 finish

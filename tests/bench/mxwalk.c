@@ -8,7 +8,8 @@
  * Each walk: connect from SRC to FAKE:25 (expects "connection refused"), then
  * to REAL:25, read the 220 greeting, send QUIT, close. Prints one line per
  * walk: "fake_us real_us total_us" (fake: until refused; real: until the
- * greeting). A connect that does not complete within 3 s fails. IPv4 only; the addresses must be in 198.18.0.0/15.
+ * greeting). A connect that does not complete within 3 s fails. IPv4 only; the addresses must be in
+ * 198.18.0.0/15.
  */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -186,18 +186,41 @@ int main(int argc, char **argv)
 
 	while ((c = getopt(argc, argv, "i:m:d:p:n:r:o:k:Rb:s:")) != -1) {
 		switch (c) {
-		case 'i': ifname = optarg; break;
-		case 'm': mac = optarg; break;
-		case 'd': dst = optarg; break;
-		case 'p': prefix = optarg; break;
-		case 'n': count = strtoull(optarg, NULL, 10); break;
-		case 'r': rate = strtod(optarg, NULL); break;
-		case 'o': g.first = strtoull(optarg, NULL, 10); break;
-		case 'k': g.span = strtoull(optarg, NULL, 10); break;
-		case 'R': g.random = true; break;
-		case 'b': batch = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 's': g.rng ^= strtoull(optarg, NULL, 10) * 0x2545f4914f6cdd1dull; break;
-		default: usage();
+		case 'i':
+			ifname = optarg;
+			break;
+		case 'm':
+			mac = optarg;
+			break;
+		case 'd':
+			dst = optarg;
+			break;
+		case 'p':
+			prefix = optarg;
+			break;
+		case 'n':
+			count = strtoull(optarg, NULL, 10);
+			break;
+		case 'r':
+			rate = strtod(optarg, NULL);
+			break;
+		case 'o':
+			g.first = strtoull(optarg, NULL, 10);
+			break;
+		case 'k':
+			g.span = strtoull(optarg, NULL, 10);
+			break;
+		case 'R':
+			g.random = true;
+			break;
+		case 'b':
+			batch = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 's':
+			g.rng ^= strtoull(optarg, NULL, 10) * 0x2545f4914f6cdd1dull;
+			break;
+		default:
+			usage();
 		}
 	}
 	if (!ifname || !mac || !dst || !prefix || !count || batch == 0 || batch > MAX_BATCH)

@@ -35,8 +35,9 @@ static void test_parse_format(void **state)
 
 static void test_parse_rejects(void **state)
 {
-	static const char *const bad[] = {"",         "192.0.2",      "192.0.2.256", "192.0.2.1/24",
-					  "example.org", "2001:db8:::1", " 192.0.2.1",  "1.2.3.4 "};
+	static const char *const bad[] = {
+	    "",           "192.0.2", "192.0.2.256", "192.0.2.1/24", "example.org", "2001:db8:::1",
+	    " 192.0.2.1", "1.2.3.4 "};
 	mxa_addr a;
 
 	(void)state;
@@ -107,9 +108,9 @@ static void test_hash_is_siphash(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_format), cmocka_unit_test(test_parse_rejects),
-		cmocka_unit_test(test_v4_and_v6_differ), cmocka_unit_test(test_mask),
-		cmocka_unit_test(test_hash_keyed), cmocka_unit_test(test_hash_is_siphash),
+	    cmocka_unit_test(test_parse_format),     cmocka_unit_test(test_parse_rejects),
+	    cmocka_unit_test(test_v4_and_v6_differ), cmocka_unit_test(test_mask),
+	    cmocka_unit_test(test_hash_keyed),       cmocka_unit_test(test_hash_is_siphash),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

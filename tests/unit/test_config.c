@@ -51,20 +51,24 @@ static void test_set_values_and_errors(void **state)
 	static const struct {
 		const char *key, *value, *want_err;
 	} bad[] = {
-		{"queue-num", "65536", "here: queue-num: '65536' is not a whole number from 0 to 65535"},
-		{"queue-num", "-1", "here: queue-num: '-1' is not a whole number from 0 to 65535"},
-		{"whitelist-time", "0", "here: whitelist-time: '0' is not a whole number from 1 to "
-					"31536000"},
-		{"whitelist-time", "10s", "here: whitelist-time: '10s' is not a whole number from 1 "
-					  "to 31536000"},
-		{"ipv4-prefix", "33", "here: ipv4-prefix: '33' is not a whole number from 0 to 32"},
-		{"ipv6-prefix", "129", "here: ipv6-prefix: '129' is not a whole number from 0 to 128"},
-		{"stdout", "maybe", "here: stdout: 'maybe' is not yes or no"},
-		{"pidfile", "run/x.pid", "here: pidfile: 'run/x.pid' is not an absolute path"},
-		{"fake-mailserver", "mx 1", "here: fake-mailserver: 'mx 1' is not an address or host "
-					    "name"},
-		{"real-mailserver", "", "here: real-mailserver: '' is not an address or host name"},
-		{"no-such-key", "1", "here: unknown key 'no-such-key'"},
+	    {"queue-num", "65536",
+	     "here: queue-num: '65536' is not a whole number from 0 to 65535"},
+	    {"queue-num", "-1", "here: queue-num: '-1' is not a whole number from 0 to 65535"},
+	    {"whitelist-time", "0",
+	     "here: whitelist-time: '0' is not a whole number from 1 to "
+	     "31536000"},
+	    {"whitelist-time", "10s",
+	     "here: whitelist-time: '10s' is not a whole number from 1 "
+	     "to 31536000"},
+	    {"ipv4-prefix", "33", "here: ipv4-prefix: '33' is not a whole number from 0 to 32"},
+	    {"ipv6-prefix", "129", "here: ipv6-prefix: '129' is not a whole number from 0 to 128"},
+	    {"stdout", "maybe", "here: stdout: 'maybe' is not yes or no"},
+	    {"pidfile", "run/x.pid", "here: pidfile: 'run/x.pid' is not an absolute path"},
+	    {"fake-mailserver", "mx 1",
+	     "here: fake-mailserver: 'mx 1' is not an address or host "
+	     "name"},
+	    {"real-mailserver", "", "here: real-mailserver: '' is not an address or host name"},
+	    {"no-such-key", "1", "here: unknown key 'no-such-key'"},
 	};
 	struct config c;
 
@@ -77,8 +81,7 @@ static void test_set_values_and_errors(void **state)
 	assert_int_equal(config_set(&c, "no-rdns-whitelist", "off", "here", err, sizeof(err)), 0);
 	assert_false(c.no_rdns);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_true(config_set(&c, bad[i].key, bad[i].value, "here", err, sizeof(err)) <
-			    0);
+		assert_true(config_set(&c, bad[i].key, bad[i].value, "here", err, sizeof(err)) < 0);
 		assert_string_equal(err, bad[i].want_err);
 	}
 	/* Nothing was corrupted by the failures. */
@@ -92,15 +95,15 @@ static void test_set_values_and_errors(void **state)
 static void test_file_format(void **state)
 {
 	const char *path = conf("# mxallowd.conf\n"
-				"\n"
-				"fake-mailserver 192.0.2.10   # the fake one\n"
-				"  fake-mailserver\t2001:db8::10\n"
-				"real-mailserver = 192.0.2.20\n"
-				"real-mailserver=mx2.example.test\n"
-				"whitelist-time 120\n"
-				"no-rdns-whitelist\n"
-				"stdout yes\n"
-				"pidfile /run/mxallowd.pid\n");
+	                        "\n"
+	                        "fake-mailserver 192.0.2.10   # the fake one\n"
+	                        "  fake-mailserver\t2001:db8::10\n"
+	                        "real-mailserver = 192.0.2.20\n"
+	                        "real-mailserver=mx2.example.test\n"
+	                        "whitelist-time 120\n"
+	                        "no-rdns-whitelist\n"
+	                        "stdout yes\n"
+	                        "pidfile /run/mxallowd.pid\n");
 	struct config c;
 
 	(void)state;
@@ -141,9 +144,9 @@ static void test_file_errors(void **state)
 	expect_file_error("fake-mailserver 192.0.2.10\nbogus 1\n", 2, "unknown key 'bogus'");
 	expect_file_error("# c\n\nwhitelist-time\n", 3, "whitelist-time needs a value");
 	expect_file_error("queue-num 99999\n", 1,
-			  "queue-num: '99999' is not a whole number from 0 to 65535");
+	                  "queue-num: '99999' is not a whole number from 0 to 65535");
 	expect_file_error("real-mailserver a,b\n", 1,
-			  "real-mailserver: 'a,b' is not an address or host name");
+	                  "real-mailserver: 'a,b' is not an address or host name");
 }
 
 static void test_missing_file(void **state)
@@ -153,12 +156,12 @@ static void test_missing_file(void **state)
 	(void)state;
 	config_init(&c);
 	assert_int_equal(conffile_load(&c, "/nonexistent/mxallowd.conf", false, err, sizeof(err)),
-			 0);
+	                 0);
 	assert_int_equal(conffile_load(&c, "/nonexistent/mxallowd.conf", true, err, sizeof(err)),
-			 -ENOENT);
+	                 -ENOENT);
 	assert_string_equal(err,
-			    "/nonexistent/mxallowd.conf: cannot open config file: No such file or "
-			    "directory");
+	                    "/nonexistent/mxallowd.conf: cannot open config file: No such file or "
+	                    "directory");
 	config_clear(&c);
 }
 
@@ -176,8 +179,9 @@ static int parse(struct cli *cli, const char *const *args)
 
 static void test_cli_1_9_options(void **state)
 {
-	const char *args[] = {"-f", "192.0.2.10", "-r", "192.0.2.20", "-n", "7", "-t", "60", "-d",
-			      "-s", "-q", "-F", "-c", "/nonexistent.conf", NULL};
+	const char *args[] = {
+	    "-f", "192.0.2.10", "-r", "192.0.2.20",        "-n", "7", "-t", "60", "-d", "-s",
+	    "-q", "-F",         "-c", "/nonexistent.conf", NULL};
 	struct cli cli;
 	struct config c;
 
@@ -187,8 +191,8 @@ static void test_cli_1_9_options(void **state)
 	assert_string_equal(cli.config_path, "/nonexistent.conf");
 	/* -c names a missing file: that is an error. */
 	assert_true(cli_build_config(&cli, &c, err, sizeof(err)) < 0);
-	assert_string_equal(err,
-			    "/nonexistent.conf: cannot open config file: No such file or directory");
+	assert_string_equal(
+	    err, "/nonexistent.conf: cannot open config file: No such file or directory");
 	cli.config_given = false;
 	assert_int_equal(cli_build_config(&cli, &c, err, sizeof(err)), 0);
 	assert_int_equal(c.queue_num, 7);
@@ -206,11 +210,11 @@ static void test_cli_errors(void **state)
 		const char *args[4];
 		const char *want;
 	} cases[] = {
-		{{"--bogus", NULL}, "command line: unknown option '--bogus'"},
-		{{"-x", NULL}, "command line: unknown option '-x'"},
-		{{"-f", NULL}, "command line: option '-f' needs a value"},
-		{{"--whitelist-time", NULL}, "command line: option '--whitelist-time' needs a value"},
-		{{"-f", "192.0.2.1", "extra", NULL}, "command line: unexpected argument 'extra'"},
+	    {{"--bogus", NULL}, "command line: unknown option '--bogus'"},
+	    {{"-x", NULL}, "command line: unknown option '-x'"},
+	    {{"-f", NULL}, "command line: option '-f' needs a value"},
+	    {{"--whitelist-time", NULL}, "command line: option '--whitelist-time' needs a value"},
+	    {{"-f", "192.0.2.1", "extra", NULL}, "command line: unexpected argument 'extra'"},
 	};
 	struct cli cli;
 
@@ -233,21 +237,21 @@ static void test_cli_bad_values(void **state)
 	cli.config_path = "/nonexistent.conf";
 	assert_true(cli_build_config(&cli, &c, err, sizeof(err)) < 0);
 	assert_string_equal(err,
-			    "command line: whitelist-time: 'abc' is not a whole number from 1 to "
-			    "31536000");
+	                    "command line: whitelist-time: 'abc' is not a whole number from 1 to "
+	                    "31536000");
 	cli_clear(&cli);
 	assert_int_equal(parse(&cli, args2), 0);
 	cli.config_path = "/nonexistent.conf";
 	assert_true(cli_build_config(&cli, &c, err, sizeof(err)) < 0);
 	assert_string_equal(err,
-			    "command line: ipv6-prefix: '200' is not a whole number from 0 to 128");
+	                    "command line: ipv6-prefix: '200' is not a whole number from 0 to 128");
 	cli_clear(&cli);
 }
 
 static void test_cli_extends_and_overrides_file(void **state)
 {
 	const char *path = conf("fake-mailserver 192.0.2.10\nreal-mailserver 192.0.2.20\n"
-				"whitelist-time 100\nqueue-num 5\n");
+	                        "whitelist-time 100\nqueue-num 5\n");
 	const char *args[] = {"-c", path, "-r", "2001:db8::20", "-t", "200", NULL};
 	struct cli cli;
 	struct config c;
@@ -266,7 +270,7 @@ static void test_cli_extends_and_overrides_file(void **state)
 }
 
 static int fake_resolver(void *ctx, const char *name, mxa_addr *out, size_t max, char *why,
-			 size_t whylen)
+                         size_t whylen)
 {
 	(void)ctx;
 	assert_true(max >= 2);
@@ -307,14 +311,14 @@ static void test_resolve_servers(void **state)
 	config_set(&c, "fake-mailserver", "nx.example.test", "f.conf:3", err, sizeof(err));
 	assert_true(config_resolve_servers(&c, fake_resolver, NULL, &s, err, sizeof(err)) < 0);
 	assert_string_equal(err, "f.conf:3: fake-mailserver: cannot resolve 'nx.example.test': "
-				 "Name or service not known");
+	                         "Name or service not known");
 	config_clear(&c);
 
 	config_set(&c, "fake-mailserver", "192.0.2.10", "f.conf:1", err, sizeof(err));
 	config_set(&c, "real-mailserver", "mx1.example.test", "f.conf:7", err, sizeof(err));
 	assert_true(config_resolve_servers(&c, fake_resolver, NULL, &s, err, sizeof(err)) < 0);
 	assert_string_equal(err, "f.conf:7: real-mailserver 192.0.2.10 is also a fake-mailserver "
-				 "(f.conf:1)");
+	                         "(f.conf:1)");
 	config_clear(&c);
 }
 
@@ -336,17 +340,17 @@ static void test_copy(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_set_values_and_errors),
-		cmocka_unit_test(test_file_format),
-		cmocka_unit_test(test_file_errors),
-		cmocka_unit_test(test_missing_file),
-		cmocka_unit_test(test_cli_1_9_options),
-		cmocka_unit_test(test_cli_errors),
-		cmocka_unit_test(test_cli_bad_values),
-		cmocka_unit_test(test_cli_extends_and_overrides_file),
-		cmocka_unit_test(test_resolve_servers),
-		cmocka_unit_test(test_copy),
+	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_set_values_and_errors),
+	    cmocka_unit_test(test_file_format),
+	    cmocka_unit_test(test_file_errors),
+	    cmocka_unit_test(test_missing_file),
+	    cmocka_unit_test(test_cli_1_9_options),
+	    cmocka_unit_test(test_cli_errors),
+	    cmocka_unit_test(test_cli_bad_values),
+	    cmocka_unit_test(test_cli_extends_and_overrides_file),
+	    cmocka_unit_test(test_resolve_servers),
+	    cmocka_unit_test(test_copy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

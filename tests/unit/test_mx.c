@@ -29,13 +29,13 @@ static void rec_add(struct rec *r, const char *fmt, ...)
 }
 
 static void on_added(void *ctx, const struct wl_entry *e, bool renewed, const char *name,
-		     mxa_time now)
+                     mxa_time now)
 {
 	char a[ADDR_STRLEN], o[ADDR_STRLEN];
 
 	rec_add(ctx, "%s %s reason=%d origin=%s name=%s ttl=%lld", renewed ? "renew" : "add",
-		addr_format(&e->addr, a), e->reason, addr_format(&e->origin, o), name ? name : "-",
-		(long long)(e->deadline - now));
+	        addr_format(&e->addr, a), e->reason, addr_format(&e->origin, o), name ? name : "-",
+	        (long long)(e->deadline - now));
 }
 
 static void on_removed(void *ctx, const struct wl_entry *e, enum mx_removal why)
@@ -58,7 +58,7 @@ static void on_decided(void *ctx, const mxa_addr *src, const mxa_addr *dst, enum
 	char s[ADDR_STRLEN], d[ADDR_STRLEN];
 
 	rec_add(ctx, "%s %s>%s", v == MX_ALLOW ? "accept" : "drop", addr_format(src, s),
-		addr_format(dst, d));
+	        addr_format(dst, d));
 }
 
 static void on_unconfirmed(void *ctx, const mxa_addr *client, const char *name)
@@ -88,12 +88,12 @@ static const uint64_t key[2] = {7, 9};
 static struct mx *make(struct fixture *f, size_t capacity)
 {
 	const struct mx_sink sink = {
-		.ctx = &f->rec,
-		.added = on_added,
-		.removed = on_removed,
-		.resolve = on_resolve,
-		.decided = on_decided,
-		.unconfirmed = on_unconfirmed,
+	    .ctx = &f->rec,
+	    .added = on_added,
+	    .removed = on_removed,
+	    .resolve = on_resolve,
+	    .decided = on_decided,
+	    .unconfirmed = on_unconfirmed,
 	};
 
 	f->mx = mx_new(&f->p, capacity, key, &sink, 1000);
@@ -111,14 +111,14 @@ static int setup(void **state)
 	f.real[0] = ip("192.0.2.20");
 	f.real[1] = ip("2001:db8::20");
 	f.p = (struct mx_params){.fake = f.fake,
-				 .n_fake = 2,
-				 .real = f.real,
-				 .n_real = 2,
-				 .whitelist_time = 3600,
-				 .rdns = true,
-				 .rdns_max = 32,
-				 .v4_prefix = 32,
-				 .v6_prefix = 128};
+	                         .n_fake = 2,
+	                         .real = f.real,
+	                         .n_real = 2,
+	                         .whitelist_time = 3600,
+	                         .rdns = true,
+	                         .rdns_max = 32,
+	                         .v4_prefix = 32,
+	                         .v6_prefix = 128};
 	*state = &f;
 	return 0;
 }
@@ -161,7 +161,7 @@ static void test_fake_then_real_is_accepted(void **state)
 	assert_int_equal(syn(mx, "198.51.100.1", "192.0.2.20", 1000), MX_ALLOW);
 	assert_int_equal(syn(mx, "198.51.100.1", "192.0.2.20", 4599), MX_ALLOW);
 	assert_string_equal(f->rec.lines[0],
-			    "add 198.51.100.1 reason=1 origin=192.0.2.10 name=- ttl=3600");
+	                    "add 198.51.100.1 reason=1 origin=192.0.2.10 name=- ttl=3600");
 	assert_string_equal(f->rec.lines[1], "accept 198.51.100.1>192.0.2.20");
 	assert_int_equal(mx_stats(mx)->fake_hits, 1);
 	assert_int_equal(mx_stats(mx)->accepted, 2);
@@ -210,7 +210,7 @@ static void test_expiry_counts_from_last_fake_hit(void **state)
 	syn(mx, "198.51.100.1", "192.0.2.10", 1000);
 	syn(mx, "198.51.100.1", "192.0.2.10", 1050); /* re-arms: deadline 1110 */
 	assert_string_equal(f->rec.lines[1],
-			    "renew 198.51.100.1 reason=1 origin=192.0.2.10 name=- ttl=60");
+	                    "renew 198.51.100.1 reason=1 origin=192.0.2.10 name=- ttl=60");
 	/* Real-MX use does not extend it (as in 1.9). */
 	assert_int_equal(syn(mx, "198.51.100.1", "192.0.2.20", 1100), MX_ALLOW);
 	assert_int_equal(syn(mx, "198.51.100.1", "192.0.2.20", 1109), MX_ALLOW);
@@ -249,7 +249,7 @@ static void test_other_destinations_pass(void **state)
 }
 
 static void resolved(struct mx *mx, const char *client, const char *name, const char **addrs,
-		     size_t n, mxa_time now, size_t want)
+                     size_t n, mxa_time now, size_t want)
 {
 	mxa_addr c = ip(client), v[40];
 
@@ -267,11 +267,11 @@ static void test_siblings_forward_confirmed(void **state)
 	syn(mx, "198.51.100.1", "192.0.2.10", 1000);
 	resolved(mx, "198.51.100.1", "sender.example.org", addrs, 4, 1005, 2);
 	assert_string_equal(
-		f->rec.lines[1],
-		"add 198.51.100.2 reason=2 origin=198.51.100.1 name=sender.example.org ttl=3595");
+	    f->rec.lines[1],
+	    "add 198.51.100.2 reason=2 origin=198.51.100.1 name=sender.example.org ttl=3595");
 	assert_string_equal(
-		f->rec.lines[2],
-		"add 2001:db8:1::2 reason=2 origin=198.51.100.1 name=sender.example.org ttl=3595");
+	    f->rec.lines[2],
+	    "add 2001:db8:1::2 reason=2 origin=198.51.100.1 name=sender.example.org ttl=3595");
 	assert_int_equal(f->rec.n, 3); /* the duplicate was not added twice */
 	assert_int_equal(syn(mx, "198.51.100.2", "192.0.2.20", 1006), MX_ALLOW);
 	assert_int_equal(syn(mx, "2001:db8:1::2", "2001:db8::20", 1006), MX_ALLOW);
@@ -351,7 +351,7 @@ static void test_prefix_whitelists_network(void **state)
 	mx = make(f, 100);
 	syn(mx, "198.51.100.1", "192.0.2.10", 1000);
 	assert_string_equal(f->rec.lines[0],
-			    "add 198.51.100.0 reason=1 origin=192.0.2.10 name=- ttl=3600");
+	                    "add 198.51.100.0 reason=1 origin=192.0.2.10 name=- ttl=3600");
 	assert_int_equal(syn(mx, "198.51.100.200", "192.0.2.20", 1001), MX_ALLOW);
 	assert_int_equal(syn(mx, "198.51.101.1", "192.0.2.20", 1001), MX_DROP);
 	syn(mx, "2001:db8:1::1", "2001:db8::10", 1000);
@@ -402,7 +402,7 @@ static void test_observe_counts_kernel_decisions(void **state)
 	struct fixture *f = *state;
 	struct mx *mx = make(f, 100);
 	mxa_addr c = ip("198.51.100.1"), s = ip("198.51.100.3"), fake = ip("192.0.2.10"),
-		 real = ip("192.0.2.20");
+	         real = ip("192.0.2.20");
 
 	mx_observe(mx, &c, &fake, MX_OBSERVED_PASS, 1000);
 	mx_observe(mx, &c, &real, MX_OBSERVED_PASS, 1001);
@@ -411,7 +411,7 @@ static void test_observe_counts_kernel_decisions(void **state)
 	assert_int_equal(mx_stats(mx)->accepted, 1);
 	assert_int_equal(mx_stats(mx)->dropped, 1);
 	assert_string_equal(f->rec.lines[0],
-			    "add 198.51.100.1 reason=1 origin=192.0.2.10 name=- ttl=3600");
+	                    "add 198.51.100.1 reason=1 origin=192.0.2.10 name=- ttl=3600");
 	assert_string_equal(f->rec.lines[2], "drop 198.51.100.3>192.0.2.20");
 }
 
@@ -420,22 +420,22 @@ static void test_observe_counts_kernel_decisions(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_direct_to_real_is_dropped),
-		T(test_fake_then_real_is_accepted),
-		T(test_ipv6_works_alike),
-		T(test_expiry_after_whitelist_time),
-		T(test_expiry_counts_from_last_fake_hit),
-		T(test_fake_only_clients_counted),
-		T(test_other_destinations_pass),
-		T(test_siblings_forward_confirmed),
-		T(test_siblings_not_confirmed),
-		T(test_siblings_capped),
-		T(test_resolved_after_expiry_adds_nothing),
-		T(test_rdns_off_asks_nothing),
-		T(test_prefix_whitelists_network),
-		T(test_capacity_evicts_and_reports),
-		T(test_set_params_keeps_whitelist),
-		T(test_observe_counts_kernel_decisions),
+	    T(test_direct_to_real_is_dropped),
+	    T(test_fake_then_real_is_accepted),
+	    T(test_ipv6_works_alike),
+	    T(test_expiry_after_whitelist_time),
+	    T(test_expiry_counts_from_last_fake_hit),
+	    T(test_fake_only_clients_counted),
+	    T(test_other_destinations_pass),
+	    T(test_siblings_forward_confirmed),
+	    T(test_siblings_not_confirmed),
+	    T(test_siblings_capped),
+	    T(test_resolved_after_expiry_adds_nothing),
+	    T(test_rdns_off_asks_nothing),
+	    T(test_prefix_whitelists_network),
+	    T(test_capacity_evicts_and_reports),
+	    T(test_set_params_keeps_whitelist),
+	    T(test_observe_counts_kernel_decisions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

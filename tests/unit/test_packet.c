@@ -233,22 +233,22 @@ static void test_garbage_never_crashes(void **state)
 		int r = packet_parse_ip(p, len, &info);
 
 		assert_true(r == -EBADMSG || r == PACKET_TCP || r == PACKET_NOT_TCP ||
-			    r == PACKET_FRAGMENT);
+		            r == PACKET_FRAGMENT);
 	}
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_ipv4_plain_and_options),
-		cmocka_unit_test(test_ipv4_not_syn_and_not_tcp),
-		cmocka_unit_test(test_ipv4_fragment),
-		cmocka_unit_test(test_ipv4_malformed),
-		cmocka_unit_test(test_ipv6_plain),
-		cmocka_unit_test(test_ipv6_extension_headers),
-		cmocka_unit_test(test_ipv6_non_first_fragment_and_others),
-		cmocka_unit_test(test_ipv6_hostile_chains),
-		cmocka_unit_test(test_garbage_never_crashes),
+	    cmocka_unit_test(test_ipv4_plain_and_options),
+	    cmocka_unit_test(test_ipv4_not_syn_and_not_tcp),
+	    cmocka_unit_test(test_ipv4_fragment),
+	    cmocka_unit_test(test_ipv4_malformed),
+	    cmocka_unit_test(test_ipv6_plain),
+	    cmocka_unit_test(test_ipv6_extension_headers),
+	    cmocka_unit_test(test_ipv6_non_first_fragment_and_others),
+	    cmocka_unit_test(test_ipv6_hostile_chains),
+	    cmocka_unit_test(test_garbage_never_crashes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

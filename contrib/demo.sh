@@ -58,8 +58,8 @@ in_cli getent ahostsv4 mx2.example.test | awk 'NR==1 { print "        mx2.exampl
 
 banner "2. The firewall rule on the mail server (server namespace only)"
 rules_setup "$QUEUE_NUM"
-in_srv iptables -S INPUT | grep NFQUEUE | show
-in_srv ip6tables -S INPUT | grep NFQUEUE | show
+in_srv iptables -S INPUT | grep NFQUEUE | sed "s/^/iptables  /" | show
+in_srv ip6tables -S INPUT | grep NFQUEUE | sed "s/^/ip6tables /" | show
 
 banner "3. Start mxallowd"
 start_daemon -f "$FAKE4" -f "$FAKE6" -r "$REAL4" -r "$REAL6" -n 23

@@ -7,6 +7,7 @@
 #  (h) SIGUSR1 logs one `stats` line whose counters match what happened (and the log);
 #  (i) SIGTERM (and SIGINT) end the daemon with status 0 and remove its pidfile;
 #  -q logs nothing but errors, yet still answers SIGUSR1 with the stats line;
+#  without -F the daemon detaches, writes its pidfile and removes it on SIGTERM;
 #  --fail-open: with the daemon stopped and its queue full, the kernel accepts (else drops).
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -145,6 +146,26 @@ wait_pid "$pid" 10
 st=$WAIT_STATUS
 DAEMON_PID=
 check "quiet mxallowd exited with status 0 (got $st)" test "$st" -eq 0
+
+section "without -F: detaches, writes its pidfile, SIGTERM removes it"
+restart_log
+rm -f "$DAEMON_PIDFILE"
+ip netns exec "$NS_SRV" "$MXALLOWD" -s -b -c "$MXA_TMP/empty.conf" --pidfile "$DAEMON_PIDFILE" \
+	-f "$FAKE4" -r "$REAL4" >>"$DAEMON_LOG" 2>&1 &
+launcher=$!
+wait_pid "$launcher" 10
+check "the launching process returned at once with status 0 (got $WAIT_STATUS)" \
+	test "$WAIT_STATUS" -eq 0
+check "the detached daemon wrote its pidfile" wait_for 10 test -s "$DAEMON_PIDFILE"
+detached=$(cat "$DAEMON_PIDFILE" 2>/dev/null || echo 0)
+check "the pidfile names a live process other than the launcher ($detached)" \
+	eval 'proc_alive "$detached" && [ "$detached" != "$launcher" ]'
+check "the detached daemon logged its start" log_wait ': started ' 10
+expect_probe timeout 198.51.100.3 "$REAL4" 2
+check "the detached daemon dropped it" log_wait 'drop src=198\.51\.100\.3 dst=192\.0\.2\.20' 5
+kill -TERM "$detached" 2>/dev/null
+check "the detached daemon ended on SIGTERM" wait_for 10 not proc_alive "$detached"
+check "and removed its pidfile" wait_for 5 test ! -e "$DAEMON_PIDFILE"
 
 # A stopped daemon with a queue of one packet: the kernel queues the first SYN and must then
 # drop further ones, or, with --fail-open, accept them (the client's retransmit gets in).

@@ -34,6 +34,7 @@ static const struct key keys[] = {
     U("whitelist-time", whitelist_time, 1, 31536000),
     B("no-rdns-whitelist", no_rdns),
     U("rdns-max", rdns_max, 0, 1024),
+    U("log-rate", log_rate, 0, 1000000),
     B("stdout", log_stdout),
     B("quiet", quiet),
     B("foreground", foreground),
@@ -64,6 +65,7 @@ void config_init(struct config *c)
 	c->queue_maxlen = 1024;
 	c->whitelist_time = 3600;
 	c->rdns_max = 32;
+	c->log_rate = 100;
 	c->max_entries = 65536;
 	c->ipv4_prefix = 32;
 	c->ipv6_prefix = 128;

@@ -33,6 +33,7 @@ struct config {
 	uint32_t whitelist_time;
 	bool no_rdns;
 	uint32_t rdns_max;
+	uint32_t log_rate; /* accept/drop lines per second, 0: all */
 	bool log_stdout;
 	bool quiet;
 	bool foreground;

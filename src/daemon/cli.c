@@ -18,6 +18,7 @@ enum {
 	OPT_IPV4_PREFIX,
 	OPT_IPV6_PREFIX,
 	OPT_RDNS_MAX,
+	OPT_LOG_RATE,
 	OPT_BACKEND,
 	OPT_TABLE,
 	OPT_IPSET,
@@ -45,6 +46,7 @@ static const struct option long_options[] = {
     {"ipv4-prefix", required_argument, NULL, OPT_IPV4_PREFIX},
     {"ipv6-prefix", required_argument, NULL, OPT_IPV6_PREFIX},
     {"rdns-max", required_argument, NULL, OPT_RDNS_MAX},
+    {"log-rate", required_argument, NULL, OPT_LOG_RATE},
     {"backend", required_argument, NULL, OPT_BACKEND},
     {"pflog-interface", required_argument, NULL, 'p'},
     {"pcap-filter", required_argument, NULL, 'l'},
@@ -92,6 +94,8 @@ static const char *option_key(int c)
 		return "ipv6-prefix";
 	case OPT_RDNS_MAX:
 		return "rdns-max";
+	case OPT_LOG_RATE:
+		return "log-rate";
 	case OPT_BACKEND:
 		return "backend";
 	case 'p':
@@ -131,6 +135,8 @@ void cli_usage(FILE *f)
 	      "      --ipv4-prefix N              whitelist the client's /N (default 32)\n"
 	      "      --ipv6-prefix N              whitelist the client's /N (default 128)\n"
 	      "      --rdns-max N                 rDNS siblings per client (default 32)\n"
+	      "      --log-rate N                 accept/drop lines per second (default 100, 0: "
+	      "all)\n"
 	      "      --backend nfqueue|pflog      decide in a queue, or fill a kernel table from\n"
 	      "                                   firewall logs (default: " DEFAULT_BACKEND ")\n"
 	      "  -p, --pflog-interface IF         pflog backend: capture from IF\n"

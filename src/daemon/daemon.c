@@ -24,6 +24,7 @@
 #include "config.h"
 #include "log.h"
 #include "mx.h"
+#include "ratelimit.h"
 #include "nfqueue.h"
 #include "pflog.h"
 #include "replay.h"
@@ -43,6 +44,7 @@ struct daemon {
 	struct event *ev_queue;
 	struct event *ev_tick;
 	struct event *ev_signals[4];
+	struct ratelimit decisions; /* accept/drop log lines */
 	uint64_t rdns_skipped;
 	uint64_t enobufs_seen;
 	int exit_status;
@@ -115,11 +117,14 @@ static void sink_resolve(void *ctx, const mxa_addr *client)
 
 static void sink_decided(void *ctx, const mxa_addr *src, const mxa_addr *dst, enum mx_verdict v)
 {
+	struct daemon *d = ctx;
 	char s[ADDR_STRLEN], t[ADDR_STRLEN];
 
-	(void)ctx;
 	if (!log_enabled(v == MX_ALLOW ? LOG_INFO : LOG_NOTICE))
 		return; /* the packet path: no formatting for nothing */
+	/* Under a flood, a few lines a second say enough; the rest are counted. */
+	if (d->decisions.per_second && !ratelimit_allow(&d->decisions, now_mono()))
+		return;
 	if (v == MX_ALLOW)
 		log_msg(LOG_INFO, "accept src=%s dst=%s reason=whitelisted", addr_format(src, s),
 		        addr_format(dst, t));
@@ -274,10 +279,18 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
 
+	uint64_t unlogged;
+
 	(void)fd;
 	(void)what;
 	mx_expire(d->mx, now_mono());
 	table_sync(d);
+	unlogged = ratelimit_flush(&d->decisions);
+	if (unlogged)
+		log_msg(LOG_NOTICE,
+		        "log-rate: %" PRIu64 " accept/drop lines not logged (at most %" PRIu32
+		        " a second)",
+		        unlogged, d->decisions.per_second);
 }
 
 static const char *join_addrs(char *buf, size_t len, const mxa_addr *v, size_t n)
@@ -348,6 +361,7 @@ static void reload(struct daemon *d)
 		if (nfqueue_configure(d->q, c.queue_maxlen, c.fail_open) < 0)
 			log_msg(LOG_WARNING, "reload: cannot change queue-maxlen/fail-open");
 	log_set_quiet(c.quiet);
+	d->decisions.per_second = c.log_rate;
 	/* Keep what only a restart can change, so the next reload compares right. */
 	c.queue_num = d->cfg.queue_num;
 	c.max_entries = d->cfg.max_entries;
@@ -398,11 +412,12 @@ static void print_config(FILE *f, const struct config *c, const struct config_se
 	fprintf(f, "# real addresses: %s\n", join_addrs(buf, sizeof(buf), s->real, s->n_real));
 	fprintf(f,
 	        "queue-num %" PRIu32 "\nqueue-maxlen %" PRIu32 "\nwhitelist-time %" PRIu32
-	        "\nno-rdns-whitelist %s\nrdns-max %" PRIu32 "\nmax-entries %" PRIu32
-	        "\nipv4-prefix %" PRIu32 "\nipv6-prefix %" PRIu32 "\nfail-open %s\nstdout %s\n"
+	        "\nno-rdns-whitelist %s\nrdns-max %" PRIu32 "\nlog-rate %" PRIu32
+	        "\nmax-entries %" PRIu32 "\nipv4-prefix %" PRIu32 "\nipv6-prefix %" PRIu32
+	        "\nfail-open %s\nstdout %s\n"
 	        "quiet %s\nforeground %s\n",
 	        c->queue_num, c->queue_maxlen, c->whitelist_time, c->no_rdns ? "yes" : "no",
-	        c->rdns_max, c->max_entries, c->ipv4_prefix, c->ipv6_prefix,
+	        c->rdns_max, c->log_rate, c->max_entries, c->ipv4_prefix, c->ipv6_prefix,
 	        c->fail_open ? "yes" : "no", c->log_stdout ? "yes" : "no", c->quiet ? "yes" : "no",
 	        c->foreground ? "yes" : "no");
 	if (c->pidfile)
@@ -544,6 +559,7 @@ int daemon_main(int argc, char **argv)
 		return r < 0 ? 1 : 0;
 	}
 	log_open(d.cfg.log_stdout, d.cfg.quiet);
+	d.decisions.per_second = d.cfg.log_rate;
 
 	if (getrandom(key, sizeof(key), 0) != sizeof(key))
 		key[0] = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32), key[1] = ~key[0];

@@ -7,6 +7,7 @@
 #  (h) SIGUSR1 logs one `stats` line whose counters match what happened (and the log);
 #  (i) SIGTERM (and SIGINT) end the daemon with status 0 and remove its pidfile;
 #  -q logs nothing but errors, yet still answers SIGUSR1 with the stats line;
+#  --log-rate limits accept/drop lines and counts the rest;
 #  without -F the daemon detaches, writes its pidfile and removes it on SIGTERM;
 #  --fail-open: with the daemon stopped and its queue full, the kernel accepts (else drops).
 # shellcheck source=tests/integration/lib.sh
@@ -146,6 +147,38 @@ wait_pid "$pid" 10
 st=$WAIT_STATUS
 DAEMON_PID=
 check "quiet mxallowd exited with status 0 (got $st)" test "$st" -eq 0
+
+section "--log-rate 1: at most one accept/drop line a second, the rest counted"
+restart_log
+start_daemon -b --log-rate 1 -f "$FAKE4" -r "$REAL4"
+# Three direct clients at once: their SYNs arrive within the same second.
+probes=()
+for src in 198.51.100.3 198.51.100.4 198.51.100.5; do
+	smtp_probe "$src" "$REAL4" 2 >/dev/null &
+	probes+=($!)
+done
+for p in "${probes[@]}"; do
+	wait_pid "$p" 15
+done
+check "mxallowd: log-rate: N accept/drop lines not logged" \
+	log_wait 'log-rate: [1-9][0-9]* accept/drop lines not logged \(at most 1 a second\)' 5
+# The count of unlogged lines comes once a second: ask for stats until the books balance.
+drops_add_up() {
+	local before
+	before=$(log_count ': stats ')
+	daemon_signal USR1
+	wait_for 3 count_above ': stats ' "$before" || return 1
+	dropped=$(sed -n 's/.*: stats dropped=\([0-9]*\) .*/\1/p' "$DAEMON_LOG" | tail -n 1)
+	lines=$(log_count ': drop src=')
+	unlogged=$(sed -n 's/.*log-rate: \([0-9]*\) accept.*/\1/p' "$DAEMON_LOG" |
+		awk '{n += $1} END {print n + 0}')
+	[ "${dropped:-0}" -eq $((lines + unlogged)) ]
+}
+check "every drop was counted: stats dropped = lines logged + lines not logged" \
+	wait_for 5 drops_add_up
+say "  dropped=$dropped: $lines logged, $unlogged not logged"
+check "fewer lines than drops ($lines < $dropped)" test "$lines" -lt "${dropped:-0}"
+stop_daemon
 
 section "without -F: detaches, writes its pidfile, SIGTERM removes it"
 restart_log

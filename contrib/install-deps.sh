@@ -16,6 +16,8 @@ packages=(
 	libpcap-dev libipset-dev
 	# unit tests, memory checks, formatting
 	libcmocka-dev valgrind clang-format
+	# fuzz targets (tests/fuzz/run)
+	clang libclang-rt-14-dev
 	# integration tests and contrib/demo.sh
 	ipset iptables iproute2 dnsmasq-base postfix swaks socat tcpdump
 )

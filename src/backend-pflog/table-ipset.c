@@ -36,6 +36,7 @@ struct table {
 	size_t n_ops;
 	size_t cap_ops;
 	char describe[2 * IPSET_MAXNAMELEN + 16];
+	char report[512];
 };
 
 /* libipset prints only for list/save commands, which we never issue. */
@@ -47,11 +48,20 @@ static int quiet_out(struct ipset_session *s, void *p, const char *fmt, ...)
 	return 0;
 }
 
+/* libipset's last message, on one line (it may end in a newline or hold several lines). */
 static const char *report(struct table *t)
 {
 	const char *m = ipset_session_report_msg(t->s);
+	size_t n = 0;
 
-	return m && *m ? m : "unknown libipset error";
+	if (!m || !*m)
+		return "unknown libipset error";
+	for (const char *p = m; *p && n < sizeof(t->report) - 1; p++)
+		t->report[n++] = *p == '\n' ? ' ' : *p;
+	while (n && t->report[n - 1] == ' ')
+		n--;
+	t->report[n] = 0;
+	return t->report;
 }
 
 static void report_reset(struct table *t)
@@ -118,11 +128,53 @@ static bool name_ok(const char *name)
 	return name && *name && strlen(name) < IPSET_MAXNAMELEN;
 }
 
+/*
+ * Every add carries a timeout, which a set created without timeout support
+ * refuses: try one add and delete per set, with an address no client has, so
+ * that such a set is an error at start rather than a silent failure later.
+ */
+static int check_timeouts(struct table *t, uint32_t timeout, char *err, size_t errlen)
+{
+	static const uint8_t probe4[4] = {255, 255, 255, 255};
+	static const uint8_t probe6[16] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	                                   0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+	mxa_addr a;
+	char why[256];
+
+	for (int v6 = 0; v6 <= 1; v6++) {
+		const char *set = v6 ? t->set6 : t->set4;
+
+		if (v6)
+			addr_from_v6(&a, probe6);
+		else
+			addr_from_v4(&a, probe4);
+		addr_mask(&a, &a, t->v4_prefix, t->v6_prefix);
+		if (table_add(t, &a, 1) < 0 || table_commit(t, why, sizeof(why)) < 0) {
+			snprintf(err, errlen,
+			         "ipset: set %s refuses entries with a timeout (%s); recreate it: "
+			         "ipset create %s %s family %s timeout %u",
+			         set, why, set, SET_TYPE, v6 ? "inet6" : "inet", (unsigned)timeout);
+			return -EINVAL;
+		}
+		if (table_del(t, &a) < 0 || table_commit(t, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "ipset: set %s: %s", set, why);
+			return -EIO;
+		}
+	}
+	return 0;
+}
+
 struct table *table_open(const struct table_params *p, char *err, size_t errlen)
 {
 	struct table *t;
 	uint32_t timeout = p->default_timeout;
 
+	if (p->v4_prefix == 0 || p->v6_prefix == 0) {
+		snprintf(err, errlen,
+		         "ipset: a hash:net set cannot hold a /0: use ipv4-prefix and "
+		         "ipv6-prefix of 1 or more");
+		return NULL;
+	}
 	if (!name_ok(p->ipset4) || !name_ok(p->ipset6)) {
 		snprintf(err, errlen, "ipset: set names must have 1 to %d characters",
 		         IPSET_MAXNAMELEN - 1);
@@ -149,7 +201,8 @@ struct table *table_open(const struct table_params *p, char *err, size_t errlen)
 	/* Adding what is there renews its timeout; deleting what expired is fine. */
 	ipset_envopt_set(t->s, IPSET_ENV_EXIST);
 	if (set_prepare(t, t->set4, NFPROTO_IPV4, timeout, err, errlen) < 0 ||
-	    set_prepare(t, t->set6, NFPROTO_IPV6, timeout, err, errlen) < 0)
+	    set_prepare(t, t->set6, NFPROTO_IPV6, timeout, err, errlen) < 0 ||
+	    check_timeouts(t, timeout, err, errlen) < 0)
 		return table_close(t, false);
 	return t;
 }

@@ -86,4 +86,14 @@ check "kernel expires 198.51.100.1 without the daemon" wait_for 45 not_in_set mx
 check "kernel expires 2001:db8:1::7 without the daemon" wait_for 10 not_in_set mx-white6 2001:db8:1::7
 expect_probe timeout 198.51.100.1 "$REAL4" 2
 
+section "a set without timeout support is refused at start"
+in_srv ipset create mx-notimeout hash:ip
+out=$(in_srv timeout 10 "$MXALLOWD" -F -s -b -c "$MXA_TMP/empty.conf" --backend pflog \
+	-p "nflog:$NFLOG_GROUP" --ipset mx-notimeout -f "$FAKE4" -r "$REAL4" 2>&1)
+st=$?
+check "mxallowd exits with status 1 (got $st)" test "$st" -eq 1
+check "and says how to recreate the set: $out" \
+	eval 'printf "%s\n" "$out" | grep -q "set mx-notimeout refuses entries with a timeout.*ipset create mx-notimeout hash:net family inet timeout"'
+in_srv ipset destroy mx-notimeout
+
 finish

@@ -46,6 +46,9 @@ TMP=
 SRV_MAC=
 CLEANED=0
 
+# shellcheck source=tests/netns.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../netns.sh"
+
 say() { printf '%s\n' "$*" >&2; }
 section() { printf '\n== %s\n' "$*" >&2; }
 die() {
@@ -73,32 +76,11 @@ proc_alive() {
 	[ -n "$st" ] && [ "$st" != Z ]
 }
 
-kill_ns_pids() {
-	local pids
-	pids=$(ip netns pids "$1" 2>/dev/null) || return 0
-	[ -n "$pids" ] || return 0
-	# shellcheck disable=SC2086
-	kill -"$2" $pids 2>/dev/null
-	return 0
-}
-
-ns_empty() { [ -z "$(ip netns pids "$1" 2>/dev/null)" ]; }
-
 bench_cleanup() {
-	local ns
 	[ "$CLEANED" = 1 ] && return
 	CLEANED=1
-	for ns in $NS_SRV $NS_CLI; do
-		kill_ns_pids "$ns" TERM
-	done
-	for ns in $NS_SRV $NS_CLI; do
-		if ! wait_for 5 ns_empty "$ns"; then
-			kill_ns_pids "$ns" KILL
-			wait_for 5 ns_empty "$ns"
-		fi
-		ip netns del "$ns" 2>/dev/null
-		rm -rf "/etc/netns/$ns"
-	done
+	# shellcheck disable=SC2086
+	netns_remove $NS_SRV $NS_CLI
 	if [ -n "$TMP" ] && [ -d "$TMP" ]; then
 		if [ "${BENCH_KEEP:-0}" = 1 ]; then say "kept $TMP"; else rm -rf "$TMP"; fi
 	fi

@@ -18,7 +18,7 @@
 #   198.51.100.4, 2001:db8:1::4  PTR liar.example.org, whose A/AAAA are only .5 / ::5
 #   198.51.100.3 (the spammer) and everything else: no PTR (NXDOMAIN)
 #
-# Use:   . "$(dirname "$0")/lib.sh"; mxa_init; net_setup; dns_setup; sink_setup; ...; finish
+# Use:   . "$(dirname "$0")/lib.sh"; mail_host_setup (or mxa_init; net_setup; ...); ...; finish
 # Exit codes of the scripts: 0 pass, 1 fail, 77 skip (not root, no network namespaces).
 # Environment: MXALLOWD (binary, default build/src/mxallowd under the repository root),
 #   MXA_KEEP=1 keeps the temp folder, MXALLOWD_REQUIRE_INTEGRATION=1 turns a skip into a failure,
@@ -26,6 +26,8 @@
 
 MXA_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 MXA_ROOT=$(cd "$MXA_LIB_DIR/../.." && pwd)
+# shellcheck source=tests/netns.sh
+. "$MXA_LIB_DIR/../netns.sh"
 : "${MXALLOWD:=$MXA_ROOT/build/src/mxallowd}"
 
 # Addresses (see above).
@@ -547,6 +549,17 @@ daemon_signal() {
 	kill -"$1" "$DAEMON_PID"
 }
 
+# mail_host_setup: what every NFQUEUE test starts from: namespaces and addresses, dnsmasq,
+# smtp-sink as the real MX and the NFQUEUE rules (skips when root or netns are missing).
+mail_host_setup() {
+	mxa_init
+	need_daemon
+	net_setup
+	dns_setup
+	sink_setup
+	rules_setup "$QUEUE_NUM"
+}
+
 # ---------------------------------------------------------------- teardown
 
 show_logs() {
@@ -558,21 +571,8 @@ show_logs() {
 	done
 }
 
-kill_ns_pids() {
-	local ns=$1 sig=$2 pids
-	pids=$(ip netns pids "$ns" 2>/dev/null)
-	[ -n "$pids" ] || return 0
-	# shellcheck disable=SC2086
-	kill -"$sig" $pids 2>/dev/null
-	return 0
-}
-
-ns_empty() {
-	[ -z "$(ip netns pids "$1" 2>/dev/null)" ]
-}
-
 mxa_cleanup() {
-	local rc=$? ns
+	local rc=$?
 	# Only the test's own shell cleans up, never a subshell that inherited the trap.
 	[ "$BASHPID" = "$MXA_MAIN_PID" ] || return 0
 	[ "$MXA_CLEANED" = 1 ] && return
@@ -582,17 +582,8 @@ mxa_cleanup() {
 		[ "$rc" -ne 77 ]; then
 		show_logs
 	fi
-	for ns in $NS_SRV $NS_CLI; do
-		kill_ns_pids "$ns" TERM
-	done
-	for ns in $NS_SRV $NS_CLI; do
-		if ! wait_for 5 ns_empty "$ns"; then
-			kill_ns_pids "$ns" KILL
-			wait_for 5 ns_empty "$ns"
-		fi
-		ip netns del "$ns" 2>/dev/null
-		rm -rf "/etc/netns/$ns"
-	done
+	# shellcheck disable=SC2086
+	netns_remove $NS_SRV $NS_CLI
 	if [ -n "$MXA_TMP" ] && [ -d "$MXA_TMP" ]; then
 		if [ "${MXA_KEEP:-0}" = 1 ]; then
 			say "kept $MXA_TMP"

@@ -13,12 +13,7 @@
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-mxa_init
-need_daemon
-net_setup
-dns_setup
-sink_setup
-rules_setup "$QUEUE_NUM"
+mail_host_setup
 
 section "mxallowd with -t 5"
 start_daemon -t 5 -f "$FAKE4" -f "$FAKE6" -r "$REAL4" -r "$REAL6"

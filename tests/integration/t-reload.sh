@@ -13,12 +13,7 @@
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-mxa_init
-need_daemon
-net_setup
-dns_setup
-sink_setup
-rules_setup "$QUEUE_NUM"
+mail_host_setup
 
 conf="$MXA_TMP/mxallowd.conf"
 write_conf() {

@@ -11,12 +11,7 @@
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-mxa_init
-need_daemon
-net_setup
-dns_setup
-sink_setup
-rules_setup "$QUEUE_NUM"
+mail_host_setup
 postfix_setup v4 ipv4
 postfix_setup v6 ipv6
 

@@ -5,14 +5,21 @@
 #include <errno.h>
 #include <stdio.h>
 
-struct nfqueue *nfqueue_open(const struct nfqueue_params *p, nfqueue_judge_fn judge, void *ctx,
-                             char *err, size_t errlen)
+struct nfqueue *nfqueue_new(const struct nfqueue_params *p, nfqueue_judge_fn judge, void *ctx,
+                            char *err, size_t errlen)
 {
 	(void)p;
 	(void)judge;
 	(void)ctx;
 	snprintf(err, errlen, "nfqueue: this mxallowd was built without NFQUEUE support");
 	return NULL;
+}
+
+struct nfqueue *nfqueue_open(const struct nfqueue_params *p, nfqueue_bool_judge_fn judge, void *ctx,
+                             char *err, size_t errlen)
+{
+	(void)judge;
+	return nfqueue_new(p, NULL, ctx, err, errlen);
 }
 
 struct nfqueue *nfqueue_close(struct nfqueue *q)
@@ -28,6 +35,20 @@ int nfqueue_fd(const struct nfqueue *q)
 }
 
 int nfqueue_dispatch(struct nfqueue *q)
+{
+	(void)q;
+	return -ENOTSUP;
+}
+
+int nfqueue_verdict(struct nfqueue *q, uint32_t id, bool accept)
+{
+	(void)q;
+	(void)id;
+	(void)accept;
+	return -ENOTSUP;
+}
+
+int nfqueue_flush(struct nfqueue *q)
 {
 	(void)q;
 	return -ENOTSUP;

@@ -7,7 +7,7 @@
 #include "capture.h"
 
 #include <errno.h>
-#include <pcap/pcap.h>
+#include <pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,10 +15,33 @@
 /* Link header (100 for pflog, NFLOG's attributes before the payload), IP with options, TCP. */
 #define SNAPLEN 1024
 
+/*
+ * Link types an older libpcap (OpenBSD's own) does not define. It returns a
+ * savefile's link type number as the file has it, so these are the LINKTYPE_
+ * numbers of the pcap format, which equal the DLT_ numbers of libpcap 1.x.
+ */
+#ifndef DLT_LINUX_SLL
+#define DLT_LINUX_SLL 113
+#endif
+#ifndef DLT_IPV4
+#define DLT_IPV4 228
+#endif
+#ifndef DLT_IPV6
+#define DLT_IPV6 229
+#endif
+#ifndef DLT_NFLOG
+#define DLT_NFLOG 239
+#endif
+/* Raw IP in a savefile; libpcap 1.x maps it to DLT_RAW (12; 14 on OpenBSD). */
+#define LINKTYPE_RAW 101
+
 struct capture {
 	pcap_t *pcap;
 	enum link_kind kind;
+	bool live;
 	struct capture_stats stats;
+	uint64_t drops;                  /* capture_drops() */
+	unsigned last_drop, last_ifdrop; /* libpcap's counters at the last call */
 	capture_fn fn;
 	void *ctx;
 };
@@ -33,36 +56,27 @@ struct capture *capture_close(struct capture *c)
 	return NULL;
 }
 
-static int kind_of(int dlt, enum link_kind *kind)
+int capture_link_of_dlt(int dlt, enum link_kind *kind)
 {
 	switch (dlt) {
 	case DLT_PFLOG:
 		*kind = LINK_PFLOG;
 		return 0;
 	case DLT_RAW:
+	case LINKTYPE_RAW:
+	case DLT_IPV4:
+	case DLT_IPV6:
 		*kind = LINK_RAW;
 		return 0;
 	case DLT_EN10MB:
 		*kind = LINK_EN10MB;
 		return 0;
-		/* Older libpcaps (OpenBSD's own) may lack these: test the macros, not the system.
-		 */
-#ifdef DLT_NFLOG
 	case DLT_NFLOG:
 		*kind = LINK_NFLOG;
 		return 0;
-#endif
-#ifdef DLT_IPV4
-	case DLT_IPV4:
-	case DLT_IPV6:
-		*kind = LINK_RAW;
-		return 0;
-#endif
-#ifdef DLT_LINUX_SLL
 	case DLT_LINUX_SLL:
 		*kind = LINK_LINUX_SLL;
 		return 0;
-#endif
 	default:
 		return -EPROTONOSUPPORT;
 	}
@@ -79,7 +93,7 @@ static int setup(struct capture *c, const char *what, const char *filter, bool d
 	struct bpf_program prog;
 	int dlt = pcap_datalink(c->pcap);
 
-	if (kind_of(dlt, &c->kind) < 0) {
+	if (capture_link_of_dlt(dlt, &c->kind) < 0) {
 		const char *name = pcap_datalink_val_to_name(dlt);
 
 		snprintf(err, errlen,
@@ -132,8 +146,13 @@ struct capture *capture_open_live(const char *ifname, const char *filter, char *
 		snprintf(err, errlen, "%s: %s", ifname, ebuf);
 		return capture_close(c);
 	}
+	/*
+	 * A large buffer rides out bursts (a SYN flood logs every SYN) while the
+	 * loop is busy; what is lost anyway shows in capture_drops().
+	 */
 	if (pcap_set_snaplen(c->pcap, SNAPLEN) < 0 || pcap_set_immediate_mode(c->pcap, 1) < 0 ||
-	    pcap_set_timeout(c->pcap, 100) < 0) {
+	    pcap_set_timeout(c->pcap, 100) < 0 ||
+	    pcap_set_buffer_size(c->pcap, CAPTURE_BUFFER_SIZE) < 0) {
 		snprintf(err, errlen, "%s: cannot set capture options", ifname);
 		return capture_close(c);
 	}
@@ -147,6 +166,7 @@ struct capture *capture_open_live(const char *ifname, const char *filter, char *
 		         pcap_geterr(c->pcap));
 		return capture_close(c);
 	}
+	c->live = true;
 	if (setup(c, ifname, filter, true, err, errlen) < 0)
 		return capture_close(c);
 	if (pcap_setnonblock(c->pcap, 1, ebuf) < 0) {
@@ -224,10 +244,36 @@ int capture_dispatch(struct capture *c, int max, capture_fn fn, void *ctx, char 
 
 	c->fn = fn;
 	c->ctx = ctx;
+	errno = 0;
 	n = pcap_dispatch(c->pcap, max > 0 ? max : -1, on_record, (u_char *)c);
 	if (n == PCAP_ERROR) {
+		/*
+		 * libpcap's BPF reader returns 0 for EWOULDBLOCK, its NFLOG reader
+		 * an error ("Can't receive packet: Resource temporarily
+		 * unavailable"): a wake-up with nothing to read is no failure.
+		 */
+		if (c->live && (errno == EAGAIN || errno == EWOULDBLOCK ||
+		                strstr(pcap_geterr(c->pcap), strerror(EAGAIN))))
+			return 0;
 		snprintf(err, errlen, "%s", pcap_geterr(c->pcap));
 		return -EIO;
 	}
 	return n < 0 ? 0 : n;
+}
+
+int capture_drops(struct capture *c, uint64_t *drops, char *err, size_t errlen)
+{
+	struct pcap_stat ps;
+
+	if (pcap_stats(c->pcap, &ps) < 0) {
+		snprintf(err, errlen, "capture statistics: %s", pcap_geterr(c->pcap));
+		return -ENOTSUP;
+	}
+	/* Unsigned differences stay right across a wrap of the 32-bit counters. */
+	c->drops += (unsigned)(ps.ps_drop - c->last_drop);
+	c->drops += (unsigned)(ps.ps_ifdrop - c->last_ifdrop);
+	c->last_drop = ps.ps_drop;
+	c->last_ifdrop = ps.ps_ifdrop;
+	*drops = c->drops;
+	return 0;
 }

@@ -6,8 +6,19 @@
  */
 #include "linktype.h"
 
+#if defined(__OpenBSD__) || defined(__FreeBSD__)
+/* The system's own struct pfloghdr and pf enums, only to check the constants below. */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <net/pfvar.h>
+#include <net/if_pflog.h>
+#endif
+
 #include <ctype.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <errno.h>
 #include <string.h>
 
@@ -20,7 +31,9 @@
  * ridentifier, reserve (length 69, padded to 72). The packet follows the
  * header rounded up to 4 bytes on both.
  */
+#define PFLOG_OFF_AF       1
 #define PFLOG_OFF_ACTION   2
+#define PFLOG_OFF_RULENR   36
 #define PFLOG_OFF_DIR      60
 #define PFLOG_MIN_LENGTH   61
 #define PFLOG_LEN_OPENBSD  100
@@ -30,6 +43,34 @@
 #define PF_ACTION_SYNPROXY 10 /* PF_SYNPROXY_DROP on both systems */
 #define PF_DIR_IN          1
 #define PF_DIR_OUT         2
+
+/* The parser reads the direction byte, so the header must reach it; the packet is 4-aligned. */
+_Static_assert(PFLOG_MIN_LENGTH == PFLOG_OFF_DIR + 1, "pflog: minimum length ends at dir");
+_Static_assert(((PFLOG_LEN_OPENBSD + 3) & ~3) == 100, "pflog: OpenBSD packet offset");
+_Static_assert(((PFLOG_LEN_FREEBSD + 3) & ~3) == 72, "pflog: FreeBSD packet offset");
+
+/*
+ * Built on a BSD, the numbers above must be the system's own: a layout change
+ * in a new release stops the build instead of misreading records. (On Linux
+ * there is no struct pfloghdr; the constants stand alone.)
+ */
+#if defined(__OpenBSD__) || defined(__FreeBSD__)
+_Static_assert(offsetof(struct pfloghdr, length) == 0, "pfloghdr.length offset");
+_Static_assert(offsetof(struct pfloghdr, af) == PFLOG_OFF_AF, "pfloghdr.af offset");
+_Static_assert(offsetof(struct pfloghdr, action) == PFLOG_OFF_ACTION, "pfloghdr.action offset");
+_Static_assert(offsetof(struct pfloghdr, rulenr) == PFLOG_OFF_RULENR, "pfloghdr.rulenr offset");
+_Static_assert(offsetof(struct pfloghdr, dir) == PFLOG_OFF_DIR, "pfloghdr.dir offset");
+_Static_assert(PF_PASS == PF_ACTION_PASS && PF_DROP == PF_ACTION_DROP, "pf action codes");
+_Static_assert(PF_SYNPROXY_DROP == PF_ACTION_SYNPROXY, "pf action code PF_SYNPROXY_DROP");
+_Static_assert(PF_IN == PF_DIR_IN && PF_OUT == PF_DIR_OUT, "pf direction codes");
+#endif
+#if defined(__OpenBSD__)
+_Static_assert(PFLOG_HDRLEN == PFLOG_LEN_OPENBSD, "OpenBSD pfloghdr length");
+#elif defined(__FreeBSD__)
+/* The length byte says 69 (PFLOG_REAL_HDRLEN); the packet starts at PFLOG_HDRLEN. */
+_Static_assert(PFLOG_REAL_HDRLEN == PFLOG_LEN_FREEBSD, "FreeBSD pfloghdr length");
+_Static_assert(PFLOG_HDRLEN == ((PFLOG_LEN_FREEBSD + 3) & ~3), "FreeBSD pfloghdr padded length");
+#endif
 
 /* Linux NFLOG (include/uapi/linux/netfilter/nfnetlink_log.h, libpcap's DLT_NFLOG). */
 #define NFLOG_HDRLEN     4

@@ -57,6 +57,21 @@ int pflog_commit(struct pflog *pf, char *err, size_t errlen)
 	return 0;
 }
 
+bool pflog_resync_due(struct pflog *pf, int64_t now)
+{
+	(void)pf;
+	(void)now;
+	return false;
+}
+
+int pflog_resync(struct pflog *pf, int64_t now, char *err, size_t errlen)
+{
+	(void)pf;
+	(void)now;
+	snprintf(err, errlen, "pflog: not supported in this build");
+	return -ENOTSUP;
+}
+
 const struct pflog_stats *pflog_stats(const struct pflog *pf)
 {
 	static const struct pflog_stats none;

@@ -7,11 +7,23 @@
 
 #include "capture.h"
 
+#define RESYNC_INTERVAL 300 /* seconds, when pflog_params.resync_interval is 0 */
+
 struct pflog {
 	struct capture *cap;
 	struct table *table;
 	pflog_observe_fn observe;
 	void *ctx;
+	table_entries_fn entries;
+	void *entries_ctx;
+	/* Resync schedule, on the caller's clock (pflog_resync_due()). */
+	int64_t interval;
+	int64_t last_resync; /* the start of the clock, or the last good resync */
+	int64_t retry_at;    /* after a failure: the next try */
+	int64_t backoff;     /* seconds to wait after the next failed resync */
+	bool clock_started;
+	bool failed;   /* a commit or resync failed since the last good resync */
+	bool draining; /* a resync reads the capture before the whitelist */
 	struct pflog_stats stats;
 	uint64_t failed_ops; /* queueing failures (out of memory) since the last commit */
 	char describe[256];
@@ -38,6 +50,10 @@ struct pflog *pflog_open(const struct pflog_params *p, pflog_observe_fn observe,
 	}
 	pf->observe = observe;
 	pf->ctx = ctx;
+	pf->entries = p->entries;
+	pf->entries_ctx = p->entries_ctx;
+	pf->interval = p->resync_interval ? p->resync_interval : RESYNC_INTERVAL;
+	pf->backoff = 1;
 	pf->table = table_open(&p->table, err, errlen);
 	if (!pf->table)
 		return pflog_close(pf, false);
@@ -73,6 +89,15 @@ static void sync_stats(struct pflog *pf)
 	pf->stats.malformed = c->malformed;
 }
 
+static void sync_table_stats(struct pflog *pf)
+{
+	const struct table_stats *t = table_stats(pf->table);
+
+	pf->stats.table_refused = t->refused;
+	pf->stats.table_resyncs = t->resyncs;
+	pf->stats.table_healed = t->healed;
+}
+
 int pflog_dispatch(struct pflog *pf, char *err, size_t errlen)
 {
 	int r;
@@ -104,21 +129,100 @@ void pflog_del(struct pflog *pf, const mxa_addr *a)
 		pf->stats.table_dels++;
 }
 
+/*
+ * Called by table_resync() once it has read the kernel's table. The kernel
+ * rule whitelists a fake-MX client itself and logs it at the same moment:
+ * reading those log records first puts such clients in the whitelist before
+ * it is listed, so the resync does not delete them as strays.
+ */
+static int feed_entries(void *ctx, table_put_fn put, void *put_ctx)
+{
+	struct pflog *pf = ctx;
+	char err[256];
+
+	if (pf->draining && pf->cap) {
+		/* A failing capture is reported by the next pflog_dispatch(). */
+		(void)capture_dispatch(pf->cap, 0, on_syn, pf, err, sizeof(err));
+		sync_stats(pf);
+	}
+	return pf->entries(pf->entries_ctx, put, put_ctx);
+}
+
+static int resync(struct pflog *pf, bool drain, char *err, size_t errlen)
+{
+	int r;
+
+	if (!pf->entries) {
+		snprintf(err, errlen,
+		         "table: a resync needs the whitelist (pflog_params.entries is not set)");
+		return -EINVAL;
+	}
+	pf->draining = drain;
+	r = table_resync(pf->table, feed_entries, pf, err, errlen);
+	pf->draining = false;
+	sync_table_stats(pf);
+	return r;
+}
+
 int pflog_commit(struct pflog *pf, char *err, size_t errlen)
 {
 	int r = table_commit(pf->table, err, errlen);
 
+	/* pf with replace_only: changes reach the kernel only as a whole table. */
+	if (r >= 0 && table_resync_needed(pf->table))
+		r = resync(pf, false, err, errlen);
 	if (r >= 0 && pf->failed_ops) {
 		snprintf(err, errlen, "table: %llu changes lost (out of memory)",
 		         (unsigned long long)pf->failed_ops);
 		r = -ENOMEM;
 	}
 	pf->failed_ops = 0;
+	sync_table_stats(pf);
 	if (r < 0) {
 		pf->stats.table_errors++;
+		pf->failed = true; /* the table may have lost updates: resync soon */
 		return r;
 	}
 	return 0;
+}
+
+static void clock_start(struct pflog *pf, int64_t now)
+{
+	if (!pf->clock_started) {
+		pf->clock_started = true;
+		pf->last_resync = now;
+		pf->retry_at = now;
+	}
+}
+
+bool pflog_resync_due(struct pflog *pf, int64_t now)
+{
+	if (!pf->entries)
+		return false;
+	clock_start(pf, now);
+	if (pf->failed)
+		return now >= pf->retry_at;
+	return now - pf->last_resync >= pf->interval;
+}
+
+int pflog_resync(struct pflog *pf, int64_t now, char *err, size_t errlen)
+{
+	int r = resync(pf, true, err, errlen);
+
+	clock_start(pf, now);
+	if (r < 0) {
+		/* Not in a loop when the kernel keeps refusing: 1 s, 2 s, 4 s ... the interval. */
+		pf->stats.table_errors++;
+		pf->failed = true;
+		pf->retry_at = now + pf->backoff;
+		pf->backoff = pf->backoff * 2 < pf->interval ? pf->backoff * 2 : pf->interval;
+		return r;
+	}
+	pf->failed = false;
+	pf->backoff = 1;
+	pf->last_resync = now;
+	pf->retry_at = now;
+	return r;
 }
 
 const struct pflog_stats *pflog_stats(const struct pflog *pf)

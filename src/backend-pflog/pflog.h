@@ -18,6 +18,13 @@ struct pflog_params {
 	const char *interface; /* pflog0, nflog:5, ... */
 	const char *filter;    /* NULL: the default SYN-to-port-25 filter */
 	struct table_params table;
+	/*
+	 * The whitelist's live entries, for table resyncs (table_resync()).
+	 * NULL: no resyncs (and table.replace_only cannot work).
+	 */
+	table_entries_fn entries;
+	void *entries_ctx;
+	uint32_t resync_interval; /* seconds between resyncs; 0: 300 */
 };
 
 struct pflog_stats {
@@ -27,7 +34,10 @@ struct pflog_stats {
 	uint64_t malformed; /* truncated or malformed: skipped */
 	uint64_t table_adds;
 	uint64_t table_dels;
-	uint64_t table_errors; /* failed commits */
+	uint64_t table_errors;  /* failed commits and resyncs */
+	uint64_t table_refused; /* single changes the kernel refused (a full set, ...) */
+	uint64_t table_resyncs; /* reconciliations of the table with the whitelist */
+	uint64_t table_healed;  /* entries a resync had to add back, remove or re-time */
 };
 
 typedef void (*pflog_observe_fn)(void *ctx, const struct link_record *rec);
@@ -55,8 +65,28 @@ int pflog_dispatch(struct pflog *pf, char *err, size_t errlen);
 /* Queue table changes (sent by pflog_commit() or the next dispatch). */
 void pflog_add(struct pflog *pf, const mxa_addr *a, uint32_t timeout);
 void pflog_del(struct pflog *pf, const mxa_addr *a);
-/* 0, or a negative errno with a reason in @err. */
+/*
+ * 0, or a negative errno with a reason in @err. A failure makes
+ * pflog_resync_due() true at the next call (then with a growing back-off).
+ */
 int pflog_commit(struct pflog *pf, char *err, size_t errlen);
+
+/**
+ * pflog_resync_due() - true when pflog_resync() should run at @now (seconds,
+ * any monotonic clock): resync_interval passed since the last one, or a
+ * commit or resync failed (retried after 1 s, 2 s, 4 s ... up to the
+ * interval). The first call only starts the clock. False without entries.
+ */
+bool pflog_resync_due(struct pflog *pf, int64_t now);
+
+/**
+ * pflog_resync() - reconcile the kernel table with the whitelist (see
+ * table_resync()): first reads the log records waiting in the capture (so
+ * clients the kernel rule has just added are whitelisted, not taken for
+ * strays), then lists the whitelist through the entries callback. Returns
+ * the number of entries corrected, or a negative errno with a reason in @err.
+ */
+int pflog_resync(struct pflog *pf, int64_t now, char *err, size_t errlen);
 
 const struct pflog_stats *pflog_stats(const struct pflog *pf);
 /* "interface=nflog:5 table=ipset:mx-white,mx-white6" */

@@ -43,6 +43,30 @@ int table_commit(struct table *t, char *err, size_t errlen)
 	return -ENOTSUP;
 }
 
+int table_resync(struct table *t, table_entries_fn entries, void *ctx, char *err,
+                 size_t errlen)
+{
+	(void)t;
+	(void)entries;
+	(void)ctx;
+	snprintf(err, errlen, "table: not supported in this build");
+	return -ENOTSUP;
+}
+
+bool table_resync_needed(const struct table *t)
+{
+	(void)t;
+	return false;
+}
+
+const struct table_stats *table_stats(const struct table *t)
+{
+	static const struct table_stats none;
+
+	(void)t;
+	return &none;
+}
+
 const char *table_describe(const struct table *t)
 {
 	(void)t;

@@ -4,10 +4,18 @@
  * API, one netlink batch per commit (the restore-mode aggregation that
  * `ipset restore` uses). Entries carry their remaining lifetime as timeout,
  * so the kernel expires them even when the daemon is gone.
+ *
+ * Failures do not stick: a batch the kernel refuses (the kernel stops at the
+ * first bad line and drops the rest) is retried change by change on a fresh
+ * libipset session, the refused changes are counted, and a session that
+ * could not be re-created is tried again at the next commit. table_resync()
+ * lists both sets (libipset's plain list output, parsed) and corrects the
+ * difference with the whitelist.
  */
 #include "table.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +25,12 @@
 #include <libipset/session.h>
 #include <libipset/types.h>
 
+#include "table-util.h"
+
 #define IPSET_MAX_TIMEOUT 2147483 /* the kernel's limit, (UINT_MAX >> 1) / MSEC_PER_SEC */
 #define SET_TYPE          "hash:net"
+/* A resync re-arms an entry whose kernel timeout is off by more than this. */
+#define RETIME_SLACK 5
 
 struct table_op {
 	mxa_addr addr;
@@ -26,34 +38,134 @@ struct table_op {
 	bool add;
 };
 
+/* What a list of one set gave: its header and, unless header-only, its members. */
+struct listing {
+	bool active;
+	bool in_members;
+	bool header_seen;
+	bool overlong; /* the current line did not fit: skipped */
+	uint32_t maxelem;
+	uint8_t family;
+	char line[512];
+	size_t len;
+	struct table_util_vec *members; /* NULL: header only */
+	int error;
+};
+
 struct table {
-	struct ipset_session *s;
+	struct ipset_session *s; /* NULL after a failed re-creation: retried by session_get() */
 	char set4[IPSET_MAXNAMELEN];
 	char set6[IPSET_MAXNAMELEN];
 	unsigned v4_prefix;
 	unsigned v6_prefix;
+	uint32_t timeout; /* of the sets we create */
+	uint32_t maxelem; /* of the sets we create */
+	uint32_t max_entries;
 	struct table_op *ops;
 	size_t n_ops;
 	size_t cap_ops;
+	struct listing list;
+	struct table_stats stats;
 	char describe[2 * IPSET_MAXNAMELEN + 16];
 	char report[512];
 };
 
-/* libipset prints only for list/save commands, which we never issue. */
-static int quiet_out(struct ipset_session *s, void *p, const char *fmt, ...)
+static const char *family_name(uint8_t family)
 {
+	return family == NFPROTO_IPV4 ? "inet" : "inet6";
+}
+
+static void list_line(struct listing *l, const char *line)
+{
+	char word[64], *end;
+	const char *p;
+	mxa_addr a;
+	unsigned long n;
+	uint8_t prefix;
+	uint32_t timeout = 0;
+
+	if (strncmp(line, "Header:", 7) == 0) {
+		l->header_seen = true;
+		p = strstr(line, " maxelem ");
+		if (p) {
+			n = strtoul(p + 9, &end, 10);
+			l->maxelem = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+		}
+		l->family = strstr(line, "family inet6") ? NFPROTO_IPV6 : NFPROTO_IPV4;
+		return;
+	}
+	if (strcmp(line, "Members:") == 0) {
+		l->in_members = true;
+		return;
+	}
+	if (!l->in_members || !l->members || !*line)
+		return;
+	/* "192.0.2.1 timeout 3599", "2001:db8::/64 timeout 12" (no /N for a full-length prefix) */
+	n = strcspn(line, " ");
+	if (n == 0 || n >= sizeof(word))
+		return;
+	memcpy(word, line, n);
+	word[n] = 0;
+	p = strstr(line + n, " timeout ");
+	if (p) {
+		unsigned long v = strtoul(p + 9, &end, 10);
+
+		timeout = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+	}
+	end = strchr(word, '/');
+	if (end)
+		*end++ = 0;
+	if (addr_parse(&a, word) < 0)
+		return; /* not an address: nothing mxallowd put there */
+	prefix = addr_is_v4(&a) ? 32 : 128;
+	if (end) {
+		n = strtoul(end, NULL, 10);
+		if (n < prefix)
+			prefix = (uint8_t)n;
+	}
+	if (table_util_vec_push(l->members, &a, prefix, timeout) < 0)
+		l->error = -ENOMEM;
+}
+
+/* Receives libipset's output, which only list commands produce, in chunks that may split lines. */
+static int on_output(struct ipset_session *s, void *p, const char *fmt, ...)
+{
+	struct table *t = p;
+	struct listing *l = &t->list;
+	const char *text;
+	va_list ap;
+
 	(void)s;
-	(void)p;
-	(void)fmt;
+	if (!l->active || strcmp(fmt, "%s") != 0) /* libipset prints its buffer with "%s" */
+		return 0;
+	va_start(ap, fmt);
+	text = va_arg(ap, const char *);
+	va_end(ap);
+	for (; text && *text; text++) {
+		if (*text != '\n') {
+			if (l->len < sizeof(l->line) - 1)
+				l->line[l->len++] = *text;
+			else
+				l->overlong = true;
+			continue;
+		}
+		l->line[l->len] = 0;
+		if (!l->overlong)
+			list_line(l, l->line);
+		l->len = 0;
+		l->overlong = false;
+	}
 	return 0;
 }
 
 /* libipset's last message, on one line (it may end in a newline or hold several lines). */
 static const char *report(struct table *t)
 {
-	const char *m = ipset_session_report_msg(t->s);
+	const char *m = t->s ? ipset_session_report_msg(t->s) : NULL;
 	size_t n = 0;
 
+	if (!t->s)
+		return "no libipset session (out of memory)";
 	if (!m || !*m)
 		return "unknown libipset error";
 	for (const char *p = m; *p && n < sizeof(t->report) - 1; p++)
@@ -66,49 +178,158 @@ static const char *report(struct table *t)
 
 static void report_reset(struct table *t)
 {
-	ipset_session_report_reset(t->s);
+	if (t->s)
+		ipset_session_report_reset(t->s);
 }
 
-/* Creates @name (hash:net, @family, with timeout support) unless it exists; then flushes it. */
-static int set_prepare(struct table *t, const char *name, uint8_t family, uint32_t timeout,
-                       char *err, size_t errlen)
+/* The session, re-created when an earlier failure left none; NULL when that fails again. */
+static struct ipset_session *session_get(struct table *t)
 {
-	struct ipset_data *d = ipset_session_data(t->s);
+	if (!t->s) {
+		t->s = ipset_session_init(on_output, t);
+		if (t->s) {
+			/* Adding what is there renews its timeout; deleting what expired is fine. */
+			ipset_envopt_set(t->s, IPSET_ENV_EXIST);
+			ipset_session_output(t->s, IPSET_LIST_PLAIN);
+		}
+	}
+	return t->s;
+}
+
+/* Drops whatever is left half-built in the session after a failure; the next use re-creates it. */
+static void session_reset(struct table *t)
+{
+	if (t->s)
+		ipset_session_fini(t->s);
+	t->s = NULL;
+	session_get(t);
+}
+
+/* Lists set @name (its header only when @members is NULL) into t->list. */
+static int list_set(struct table *t, const char *name, struct table_util_vec *members)
+{
+	struct ipset_data *d;
 	int r;
 
-	ipset_data_reset(d);
-	ipset_data_set(d, IPSET_SETNAME, name);
-	if (!ipset_type_get(t->s, IPSET_CMD_ADD)) {
-		/* Missing (or unreadable): create it the way the documentation says. */
-		report_reset(t);
-		ipset_data_reset(d);
-		ipset_data_set(d, IPSET_SETNAME, name);
-		if (ipset_parse_typename(t->s, IPSET_OPT_TYPENAME, SET_TYPE) < 0 ||
-		    ipset_data_set(d, IPSET_OPT_FAMILY, &family) < 0 ||
-		    !ipset_type_get(t->s, IPSET_CMD_CREATE) ||
-		    ipset_data_set(d, IPSET_OPT_TIMEOUT, &timeout) < 0 ||
-		    ipset_cmd(t->s, IPSET_CMD_CREATE, 0) < 0) {
-			snprintf(err, errlen, "ipset: cannot create set %s (%s family %s): %s",
-			         name, SET_TYPE, family == NFPROTO_IPV4 ? "inet" : "inet6",
-			         report(t));
-			return -EIO;
-		}
-	} else if (ipset_data_family(d) != family) {
-		snprintf(err, errlen, "ipset: set %s exists with family %s, expected %s", name,
-		         ipset_data_family(d) == NFPROTO_IPV4 ? "inet" : "inet6",
-		         family == NFPROTO_IPV4 ? "inet" : "inet6");
-		return -EINVAL;
-	}
+	if (!session_get(t))
+		return -ENOMEM;
+	d = ipset_session_data(t->s);
+	t->list = (struct listing){.active = true, .members = members};
+	if (!members)
+		ipset_envopt_set(t->s, IPSET_ENV_LIST_HEADER);
 	report_reset(t);
 	ipset_data_reset(d);
 	ipset_data_set(d, IPSET_SETNAME, name);
-	r = ipset_cmd(t->s, IPSET_CMD_FLUSH, 0);
-	if (r < 0) {
+	r = ipset_cmd(t->s, IPSET_CMD_LIST, 0);
+	ipset_envopt_unset(t->s, IPSET_ENV_LIST_HEADER);
+	if (t->list.len) { /* output without a final newline */
+		t->list.line[t->list.len] = 0;
+		list_line(&t->list, t->list.line);
+	}
+	t->list.active = false;
+	if (r < 0)
+		return -EIO;
+	return t->list.error ? t->list.error : t->list.header_seen ? 0 : -EIO;
+}
+
+/* Creates @name (hash:net, @family, with timeout support and maxelem) unless it exists. */
+static int set_ensure(struct table *t, const char *name, uint8_t family, bool *created,
+                      char *err, size_t errlen)
+{
+	struct ipset_data *d;
+
+	*created = false;
+	if (!session_get(t)) {
+		snprintf(err, errlen, "ipset: cannot open a libipset session (out of memory)");
+		return -ENOMEM;
+	}
+	d = ipset_session_data(t->s);
+	/* libipset caches what it knows of a set, also after someone else destroyed it: ask. */
+	(void)ipset_cache_del(name);
+	report_reset(t);
+	ipset_data_reset(d);
+	ipset_data_set(d, IPSET_SETNAME, name);
+	if (ipset_type_get(t->s, IPSET_CMD_ADD)) {
+		if (ipset_data_family(d) != family) {
+			snprintf(err, errlen, "ipset: set %s exists with family %s, expected %s",
+			         name, family_name(ipset_data_family(d)), family_name(family));
+			return -EINVAL;
+		}
+		report_reset(t);
+		return 0;
+	}
+	/* Missing (or unreadable): create it the way the documentation says. */
+	report_reset(t);
+	ipset_data_reset(d);
+	ipset_data_set(d, IPSET_SETNAME, name);
+	if (ipset_parse_typename(t->s, IPSET_OPT_TYPENAME, SET_TYPE) < 0 ||
+	    ipset_data_set(d, IPSET_OPT_FAMILY, &family) < 0 ||
+	    !ipset_type_get(t->s, IPSET_CMD_CREATE) ||
+	    ipset_data_set(d, IPSET_OPT_TIMEOUT, &t->timeout) < 0 ||
+	    ipset_data_set(d, IPSET_OPT_MAXELEM, &t->maxelem) < 0 ||
+	    ipset_cmd(t->s, IPSET_CMD_CREATE, 0) < 0) {
+		snprintf(err, errlen, "ipset: cannot create set %s (%s family %s maxelem %u): %s",
+		         name, SET_TYPE, family_name(family), (unsigned)t->maxelem, report(t));
+		session_reset(t);
+		return -EIO;
+	}
+	report_reset(t);
+	*created = true;
+	return 0;
+}
+
+/*
+ * A set smaller than the whitelist refuses clients once it fills, batch
+ * after batch: refuse it at start, with the commands that replace it by a
+ * bigger one while the rules that use it stay loaded (swap keeps them).
+ */
+static int check_maxelem(struct table *t, const char *name, uint8_t family, char *err,
+                         size_t errlen)
+{
+	if (list_set(t, name, NULL) < 0) {
+		snprintf(err, errlen, "ipset: cannot read the header of set %s: %s", name,
+		         report(t));
+		return -EIO;
+	}
+	if (t->list.maxelem == 0 || t->list.maxelem >= t->max_entries)
+		return 0;
+	snprintf(err, errlen,
+	         "ipset: set %s holds at most %u entries (maxelem), fewer than max-entries %u: "
+	         "replace it by a bigger one: ipset create %s.new %s family %s timeout %u "
+	         "maxelem %u && ipset swap %s.new %s && ipset destroy %s.new (or lower "
+	         "max-entries)",
+	         name, (unsigned)t->list.maxelem, (unsigned)t->max_entries, name, SET_TYPE,
+	         family_name(family), (unsigned)t->timeout, (unsigned)t->maxelem, name, name, name);
+	return -ENOSPC;
+}
+
+static int set_flush(struct table *t, const char *name, char *err, size_t errlen)
+{
+	struct ipset_data *d = ipset_session_data(t->s);
+
+	report_reset(t);
+	ipset_data_reset(d);
+	ipset_data_set(d, IPSET_SETNAME, name);
+	if (ipset_cmd(t->s, IPSET_CMD_FLUSH, 0) < 0) {
 		snprintf(err, errlen, "ipset: cannot flush set %s: %s", name, report(t));
 		return -EIO;
 	}
 	report_reset(t);
 	return 0;
+}
+
+/* Creates the set when missing, checks an existing one's size, then empties it. */
+static int set_prepare(struct table *t, const char *name, uint8_t family, char *err,
+                       size_t errlen)
+{
+	bool created;
+	int r = set_ensure(t, name, family, &created, err, errlen);
+
+	if (r == 0 && !created)
+		r = check_maxelem(t, name, family, err, errlen);
+	if (r == 0)
+		r = set_flush(t, name, err, errlen);
+	return r;
 }
 
 struct table *table_close(struct table *t, bool clean_exit)
@@ -133,7 +354,7 @@ static bool name_ok(const char *name)
  * refuses: try one add and delete per set, with an address no client has, so
  * that such a set is an error at start rather than a silent failure later.
  */
-static int check_timeouts(struct table *t, uint32_t timeout, char *err, size_t errlen)
+static int check_timeouts(struct table *t, char *err, size_t errlen)
 {
 	static const uint8_t probe4[4] = {255, 255, 255, 255};
 	static const uint8_t probe6[16] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
@@ -152,8 +373,9 @@ static int check_timeouts(struct table *t, uint32_t timeout, char *err, size_t e
 		if (table_add(t, &a, 1) < 0 || table_commit(t, why, sizeof(why)) < 0) {
 			snprintf(err, errlen,
 			         "ipset: set %s refuses entries with a timeout (%s); recreate it: "
-			         "ipset create %s %s family %s timeout %u",
-			         set, why, set, SET_TYPE, v6 ? "inet6" : "inet", (unsigned)timeout);
+			         "ipset create %s %s family %s timeout %u maxelem %u",
+			         set, why, set, SET_TYPE, v6 ? "inet6" : "inet", (unsigned)t->timeout,
+			         (unsigned)t->maxelem);
 			return -EINVAL;
 		}
 		if (table_del(t, &a) < 0 || table_commit(t, why, sizeof(why)) < 0) {
@@ -167,7 +389,6 @@ static int check_timeouts(struct table *t, uint32_t timeout, char *err, size_t e
 struct table *table_open(const struct table_params *p, char *err, size_t errlen)
 {
 	struct table *t;
-	uint32_t timeout = p->default_timeout;
 
 	if (p->v4_prefix == 0 || p->v6_prefix == 0) {
 		snprintf(err, errlen,
@@ -190,20 +411,21 @@ struct table *table_open(const struct table_params *p, char *err, size_t errlen)
 	snprintf(t->describe, sizeof(t->describe), "ipset:%s,%s", t->set4, t->set6);
 	t->v4_prefix = p->v4_prefix;
 	t->v6_prefix = p->v6_prefix;
-	if (timeout == 0 || timeout > IPSET_MAX_TIMEOUT)
-		timeout = IPSET_MAX_TIMEOUT;
+	t->timeout = p->default_timeout;
+	if (t->timeout == 0 || t->timeout > IPSET_MAX_TIMEOUT)
+		t->timeout = IPSET_MAX_TIMEOUT;
+	t->max_entries = p->max_entries ? p->max_entries : TABLE_UTIL_DEFAULT_ENTRIES;
+	t->maxelem = table_util_maxelem(t->max_entries);
 	ipset_load_types();
-	t->s = ipset_session_init(quiet_out, NULL);
-	if (!t->s) {
+	if (!session_get(t)) {
 		snprintf(err, errlen, "ipset: cannot open a libipset session");
 		return table_close(t, false);
 	}
-	/* Adding what is there renews its timeout; deleting what expired is fine. */
-	ipset_envopt_set(t->s, IPSET_ENV_EXIST);
-	if (set_prepare(t, t->set4, NFPROTO_IPV4, timeout, err, errlen) < 0 ||
-	    set_prepare(t, t->set6, NFPROTO_IPV6, timeout, err, errlen) < 0 ||
-	    check_timeouts(t, timeout, err, errlen) < 0)
+	if (set_prepare(t, t->set4, NFPROTO_IPV4, err, errlen) < 0 ||
+	    set_prepare(t, t->set6, NFPROTO_IPV6, err, errlen) < 0 ||
+	    check_timeouts(t, err, errlen) < 0)
 		return table_close(t, false);
+	t->stats = (struct table_stats){0}; /* the probes are not the daemon's */
 	return t;
 }
 
@@ -236,6 +458,7 @@ int table_del(struct table *t, const mxa_addr *a)
 	return queue(t, a, 0, false);
 }
 
+/* Builds one change; @lineno != 0 makes libipset aggregate it, 0 sends it at once. */
 static int one_op(struct table *t, const struct table_op *op, uint32_t lineno)
 {
 	struct ipset_data *d = ipset_session_data(t->s);
@@ -261,37 +484,166 @@ static int one_op(struct table *t, const struct table_op *op, uint32_t lineno)
 	return ipset_cmd(t->s, cmd, lineno) < 0 ? -EIO : 0;
 }
 
-int table_commit(struct table *t, char *err, size_t errlen)
+/* All queued changes in one aggregated netlink batch. */
+static int send_batch(struct table *t)
 {
-	size_t n = t->n_ops;
 	int r = 0;
 
-	if (n == 0)
-		return 0;
-	if (!t->s) {
-		t->n_ops = 0;
-		snprintf(err, errlen, "ipset: no libipset session");
-		return -ENOMEM;
-	}
-	/* A non-zero line number makes libipset aggregate into one netlink message. */
-	for (size_t i = 0; i < n && r == 0; i++)
+	for (size_t i = 0; i < t->n_ops && r == 0; i++)
 		r = one_op(t, &t->ops[i], (uint32_t)(i + 1));
 	if (r == 0 && ipset_commit(t->s) < 0)
 		r = -EIO;
-	t->n_ops = 0;
-	if (r < 0) {
-		snprintf(err, errlen, "ipset: updating %s/%s failed: %s", t->set4, t->set6,
-		         report(t));
+	return r;
+}
+
+/*
+ * After a refused batch: each change on its own, so that the good ones get
+ * in (the kernel dropped everything after the bad line). Returns how many
+ * were refused; @why receives the first reason.
+ */
+static size_t send_singly(struct table *t, char *why, size_t whylen)
+{
+	size_t refused = 0;
+
+	for (size_t i = 0; i < t->n_ops; i++) {
+		if (!session_get(t)) {
+			if (!refused)
+				snprintf(why, whylen, "%s", report(t));
+			refused += t->n_ops - i;
+			break;
+		}
 		report_reset(t);
-		/* Drop whatever is left half-built in the session. */
-		ipset_session_fini(t->s);
-		t->s = ipset_session_init(quiet_out, NULL);
-		if (t->s)
-			ipset_envopt_set(t->s, IPSET_ENV_EXIST);
-		return r;
+		if (one_op(t, &t->ops[i], 0) == 0)
+			continue;
+		if (!refused++)
+			snprintf(why, whylen, "%s", report(t));
+		session_reset(t);
 	}
 	report_reset(t);
-	return (int)n;
+	return refused;
+}
+
+int table_commit(struct table *t, char *err, size_t errlen)
+{
+	size_t n = t->n_ops, refused;
+	char why[256];
+
+	if (n == 0)
+		return 0;
+	if (session_get(t)) {
+		report_reset(t);
+		if (send_batch(t) == 0) {
+			report_reset(t);
+			t->n_ops = 0;
+			return (int)n;
+		}
+		snprintf(why, sizeof(why), "%s", report(t));
+		session_reset(t);
+	}
+	refused = send_singly(t, why, sizeof(why));
+	t->n_ops = 0;
+	if (refused == 0)
+		return (int)n; /* the batch failed for a reason that did not last */
+	t->stats.refused += refused;
+	snprintf(err, errlen, "ipset: %zu of %zu changes to %s/%s refused: %s", refused, n,
+	         t->set4, t->set6, why);
+	return -EIO;
+}
+
+struct resync {
+	struct table *t;
+	struct table_util_vec want;
+	int error;
+};
+
+static int resync_put(void *ctx, const mxa_addr *a, uint32_t timeout)
+{
+	struct resync *rs = ctx;
+	bool v4 = addr_is_v4(a);
+
+	if (timeout > IPSET_MAX_TIMEOUT)
+		timeout = IPSET_MAX_TIMEOUT;
+	if (table_util_vec_push(&rs->want, a,
+	                        (uint8_t)(v4 ? rs->t->v4_prefix : rs->t->v6_prefix),
+	                        timeout ? timeout : 1) < 0) {
+		rs->error = -ENOMEM;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int resync_change(void *ctx, enum table_util_change c, const struct table_util_entry *e)
+{
+	struct resync *rs = ctx;
+
+	if (c == TABLE_UTIL_DEL)
+		return table_del(rs->t, &e->addr);
+	return table_add(rs->t, &e->addr, e->timeout);
+}
+
+int table_resync(struct table *t, table_entries_fn entries, void *ctx, char *err,
+                 size_t errlen)
+{
+	static const uint8_t families[2] = {NFPROTO_IPV4, NFPROTO_IPV6};
+	struct table_util_vec have = {0};
+	struct resync rs = {.t = t};
+	long fixes = 0;
+	int r = 0;
+
+	for (int i = 0; i < 2 && r == 0; i++) {
+		const char *name = i ? t->set6 : t->set4;
+		bool created;
+
+		/* A set destroyed behind our back (rules removed, then the set) comes back. */
+		r = set_ensure(t, name, families[i], &created, err, errlen);
+		if (r == 0 && list_set(t, name, &have) < 0) {
+			snprintf(err, errlen, "ipset: resync: cannot list set %s: %s", name,
+			         report(t));
+			r = -EIO;
+		}
+	}
+	if (r == 0) {
+		r = entries(ctx, resync_put, &rs);
+		if (rs.error)
+			r = rs.error;
+		if (r) {
+			r = r < 0 ? r : -EIO;
+			snprintf(err, errlen, "ipset: resync: reading the whitelist failed: %s",
+			         strerror(-r));
+		}
+	}
+	if (r == 0) {
+		have.n = table_util_sort_unique(have.v, have.n);
+		rs.want.n = table_util_sort_unique(rs.want.v, rs.want.n);
+		fixes = table_util_diff(have.v, have.n, rs.want.v, rs.want.n, RETIME_SLACK,
+		                        resync_change, &rs);
+		if (fixes < 0) {
+			snprintf(err, errlen, "ipset: resync: out of memory");
+			r = (int)fixes;
+		}
+	}
+	table_util_vec_free(&have);
+	table_util_vec_free(&rs.want);
+	if (r == 0)
+		r = table_commit(t, err, errlen);
+	if (r < 0) {
+		t->n_ops = 0; /* the next resync starts over */
+		return r;
+	}
+	t->stats.resyncs++;
+	t->stats.healed += (uint64_t)fixes;
+	return (int)fixes;
+}
+
+bool table_resync_needed(const struct table *t)
+{
+	(void)t;
+	return false;
+}
+
+const struct table_stats *table_stats(const struct table *t)
+{
+	return &t->stats;
 }
 
 const char *table_describe(const struct table *t)

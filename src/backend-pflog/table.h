@@ -11,7 +11,8 @@
  * The kernel table that enforces the whitelist in table mode. One header,
  * one implementation chosen by meson: table-ipset.c (Linux), table-pf.c
  * (OpenBSD, FreeBSD), table-fallback.c (elsewhere). Changes are queued and
- * sent in one batch by table_commit().
+ * sent in one batch by table_commit(); table_resync() reconciles the whole
+ * table with the whitelist, so that a lost update does not last for ever.
  */
 struct table_params {
 	const char *pf_table; /* pf: table name in the main ruleset */
@@ -20,6 +21,25 @@ struct table_params {
 	unsigned v4_prefix;   /* entries are networks of this length (32: hosts) */
 	unsigned v6_prefix;
 	uint32_t default_timeout; /* ipset: the timeout of sets created by us */
+	/*
+	 * The whitelist's capacity (max-entries; 0: 65536). ipset: sets are
+	 * created with room for it plus the kernel rule's own adds, and an
+	 * existing set that cannot hold it is refused at start.
+	 */
+	uint32_t max_entries;
+	/*
+	 * pf: never send single changes (DIOCRADDADDRS/DIOCRDELADDRS), only
+	 * whole-table replaces (DIOCRSETADDRS) through table_resync(): what
+	 * OpenBSD's pledge("pf") allows. Ignored by ipset.
+	 */
+	bool replace_only;
+};
+
+/* Counters since table_open(); failures here are also in table_commit()'s result. */
+struct table_stats {
+	uint64_t refused; /* single changes the kernel refused (full set, missing table, ...) */
+	uint64_t resyncs; /* completed table_resync() runs */
+	uint64_t healed;  /* entries a resync had to add back, remove or re-time */
 };
 
 struct table;
@@ -44,9 +64,44 @@ int table_del(struct table *t, const mxa_addr *a);
 
 /**
  * table_commit() - send the queued changes. Returns the number of changes
- * sent, or a negative errno with a reason in @err (the queue is dropped).
+ * sent, or a negative errno with a reason in @err. A batch the kernel
+ * refuses is retried change by change, so one bad change (a full set) does
+ * not take the others with it; the refused ones are counted in
+ * table_stats()->refused and the queue is empty afterwards either way.
+ * After a failure, call table_resync() (soon, not in a loop).
  */
 int table_commit(struct table *t, char *err, size_t errlen);
+
+/* table_entries_fn hands each live entry to @put; a non-zero return of @put stops it. */
+typedef int (*table_put_fn)(void *put_ctx, const mxa_addr *a, uint32_t timeout);
+/*
+ * Calls @put once for every live whitelist entry: its address (masked, as for
+ * table_add()) and remaining seconds (> 0). Returns 0, or what @put returned
+ * when it stopped early. Fits whitelist_foreach() with a small adapter.
+ */
+typedef int (*table_entries_fn)(void *ctx, table_put_fn put, void *put_ctx);
+
+/**
+ * table_resync() - make the kernel table hold exactly the live entries that
+ * @entries lists: add what is missing, delete what is not listed, re-arm
+ * (ipset) timeouts that drifted. ipset: lists the sets, compares, sends the
+ * difference (and re-creates a set that was destroyed); pf: reads the table
+ * back (DIOCRGETADDRS) and sends the difference, or replaces it whole
+ * (DIOCRSETADDRS) with replace_only. @entries is called after the kernel's
+ * table was read, so entries that arrive meanwhile are not taken for strays.
+ * Queued changes are sent too. Returns the number of entries corrected, or
+ * a negative errno with a reason in @err.
+ */
+int table_resync(struct table *t, table_entries_fn entries, void *ctx, char *err,
+                 size_t errlen);
+
+/*
+ * True when queued changes can only reach the kernel through table_resync()
+ * (pf with replace_only); table_commit() leaves them pending then.
+ */
+bool table_resync_needed(const struct table *t);
+
+const struct table_stats *table_stats(const struct table *t);
 
 /* "pf table <mx-white>", "ipset mx-white/mx-white6": for the start-up line. */
 const char *table_describe(const struct table *t);

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "config.h"
 
+#include "build-config.h"
+
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -11,46 +14,138 @@
 enum key_type { KEY_FAKE, KEY_REAL, KEY_UINT, KEY_BOOL, KEY_PATH, KEY_STR, KEY_NAME, KEY_BACKEND };
 
 struct key {
-	const char *name;
+	struct config_key_info info;
 	enum key_type type;
 	size_t offset;
-	uint32_t min, max;
+	uint32_t min, max; /* numbers: bounds; strings: lengths */
 };
 
-#define U(name, field, lo, hi)                                                                     \
-	{                                                                                          \
-		name, KEY_UINT, offsetof(struct config, field), lo, hi                             \
-	}
-#define B(name, field)                                                                             \
-	{                                                                                          \
-		name, KEY_BOOL, offsetof(struct config, field), 0, 0                               \
-	}
+#define F(field) offsetof(struct config, field)
 
+/*
+ * The one declaration of every key: {name, letter, 1.9 letter, takes a
+ * value, restart-only, metavar, default, help}, type, field, bounds.
+ * Restart-only: what the kernel or the process was set up with at start
+ * (queue, table names, prefixes the table is keyed by, capacity, identity).
+ */
 static const struct key keys[] = {
-    {"fake-mailserver", KEY_FAKE, offsetof(struct config, fake), 0, 0},
-    {"real-mailserver", KEY_REAL, offsetof(struct config, real), 0, 0},
-    U("queue-num", queue_num, 0, 65535),
-    U("queue-maxlen", queue_maxlen, 1, 1048576),
-    U("whitelist-time", whitelist_time, 1, 31536000),
-    B("no-rdns-whitelist", no_rdns),
-    U("rdns-max", rdns_max, 0, 1024),
-    U("log-rate", log_rate, 0, 1000000),
-    B("stdout", log_stdout),
-    B("quiet", quiet),
-    B("foreground", foreground),
-    B("fail-open", fail_open),
-    {"pidfile", KEY_PATH, offsetof(struct config, pidfile), 0, 0},
-    U("max-entries", max_entries, 1, 100000000),
-    U("ipv4-prefix", ipv4_prefix, 0, 32),
-    U("ipv6-prefix", ipv6_prefix, 0, 128),
-    /* Strings: min and max are lengths. A name is a pf table or an ipset set name. */
-    {"backend", KEY_BACKEND, offsetof(struct config, backend), 0, 0},
-    {"pflog-interface", KEY_NAME, offsetof(struct config, pflog_interface), 1, 63},
-    {"pcap-filter", KEY_STR, offsetof(struct config, pcap_filter), 0, 1024},
-    {"table", KEY_NAME, offsetof(struct config, table), 1, 31},
-    {"ipset", KEY_NAME, offsetof(struct config, ipset), 1, 31},
-    {"ipset6", KEY_NAME, offsetof(struct config, ipset6), 1, 31},
+    {{"fake-mailserver", 'f', 0, true, false, "ADDR|HOST", NULL, "fake MX (repeatable)"},
+     KEY_FAKE, F(fake), 0, 0},
+    {{"real-mailserver", 'r', 0, true, false, "ADDR|HOST", NULL, "real MX (repeatable)"},
+     KEY_REAL, F(real), 0, 0},
+    {{"backend", 0, 0, true, true, "nfqueue|pflog", DEFAULT_BACKEND,
+      "decide in a queue, or fill a kernel table from firewall logs"},
+     KEY_BACKEND, F(backend), 0, 0},
+    {{"queue-num", 'n', 0, true, true, "N", "23", "NFQUEUE number"}, KEY_UINT, F(queue_num), 0,
+     65535},
+    {{"queue-maxlen", 0, 0, true, false, "N", "1024", "kernel queue length"},
+     KEY_UINT,
+     F(queue_maxlen),
+     1,
+     1048576},
+    {{"fail-open", 0, 0, false, false, NULL, "no", "kernel accepts when the queue is full"},
+     KEY_BOOL,
+     F(fail_open),
+     0,
+     0},
+    {{"accept-unparsable", 0, 0, false, false, NULL, "no",
+      "accept queued packets whose addresses cannot be read (default: drop)"},
+     KEY_BOOL,
+     F(accept_unparsable),
+     0,
+     0},
+    /* At most 2^31/1000 s: the longest timeout an ipset entry takes (24.8 days). */
+    {{"whitelist-time", 't', 0, true, false, "SECONDS", "3600", "whitelist lifetime"},
+     KEY_UINT,
+     F(whitelist_time),
+     1,
+     2147483},
+    {{"no-rdns-whitelist", 'b', 'd', false, false, NULL, "no",
+      "do not whitelist reverse-DNS siblings"},
+     KEY_BOOL,
+     F(no_rdns),
+     0,
+     0},
+    /* The resolver keeps at most 64 addresses of a name. */
+    {{"rdns-max", 0, 0, true, false, "N", "32", "rDNS siblings per client"},
+     KEY_UINT,
+     F(rdns_max),
+     0,
+     64},
+    {{"rdns-rate", 0, 0, true, false, "N", "100", "rDNS lookups started per second"},
+     KEY_UINT,
+     F(rdns_rate),
+     1,
+     100000},
+    {{"log-rate", 0, 0, true, false, "N", "100", "log lines a second for accept/drop and "
+                                               "whitelist changes (0: all)"},
+     KEY_UINT,
+     F(log_rate),
+     0,
+     1000000},
+    {{"max-entries", 0, 0, true, true, "N", "65536", "whitelist capacity"},
+     KEY_UINT,
+     F(max_entries),
+     1,
+     100000000},
+    {{"ipv4-prefix", 0, 0, true, true, "BITS", "32", "whitelist the client's /BITS"},
+     KEY_UINT,
+     F(ipv4_prefix),
+     1,
+     32},
+    {{"ipv6-prefix", 0, 0, true, true, "BITS", "128", "whitelist the client's /BITS"},
+     KEY_UINT,
+     F(ipv6_prefix),
+     1,
+     128},
+    {{"pflog-interface", 'p', 0, true, true, "IF", DEFAULT_PFLOG_INTERFACE,
+      "pflog backend: capture from IF"},
+     KEY_NAME,
+     F(pflog_interface),
+     1,
+     63},
+    {{"pcap-filter", 'l', 0, true, true, "FILTER", NULL,
+      "pflog backend: BPF filter (default: SYNs to port 25)"},
+     KEY_STR,
+     F(pcap_filter),
+     0,
+     1024},
+    {{"table", 0, 0, true, true, "NAME", "mx-white", "pf table"}, KEY_NAME, F(table), 1, 31},
+    {{"ipset", 0, 0, true, true, "NAME", "mx-white", "IPv4 ipset"}, KEY_NAME, F(ipset), 1, 31},
+    {{"ipset6", 0, 0, true, true, "NAME", "mx-white6", "IPv6 ipset"},
+     KEY_NAME,
+     F(ipset6),
+     1,
+     31},
+    {{"user", 0, 0, true, true, "USER", NULL, "run as USER after start-up"},
+     KEY_NAME,
+     F(user),
+     1,
+     31},
+    {{"group", 0, 0, true, true, "GROUP", NULL, "with GROUP (default: USER's group)"},
+     KEY_NAME,
+     F(group),
+     1,
+     31},
+    {{"stdout", 's', 0, false, true, NULL, "no", "log to stdout instead of syslog"},
+     KEY_BOOL,
+     F(log_stdout),
+     0,
+     0},
+    {{"quiet", 'q', 0, false, false, NULL, "no", "log errors only"}, KEY_BOOL, F(quiet), 0, 0},
+    {{"foreground", 'F', 0, false, true, NULL, "no", "do not detach"},
+     KEY_BOOL,
+     F(foreground),
+     0,
+     0},
+    {{"pidfile", 0, 0, true, true, "FILE", NULL, "write the process id to FILE"},
+     KEY_PATH,
+     F(pidfile),
+     0,
+     0},
 };
+
+#define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 
 static bool key_is_string(const struct key *k)
 {
@@ -58,17 +153,39 @@ static bool key_is_string(const struct key *k)
 	       k->type == KEY_BACKEND;
 }
 
+static bool key_is_list(const struct key *k)
+{
+	return k->type == KEY_FAKE || k->type == KEY_REAL;
+}
+
+size_t config_key_count(void)
+{
+	return N_KEYS;
+}
+
+const struct config_key_info *config_key_info(size_t i)
+{
+	return i < N_KEYS ? &keys[i].info : NULL;
+}
+
+int config_key_by_short(int c)
+{
+	for (size_t i = 0; c && i < N_KEYS; i++)
+		if (keys[i].info.short_opt == c || keys[i].info.alt_short == c)
+			return (int)i;
+	return -1;
+}
+
 void config_init(struct config *c)
 {
+	char err[CONFIG_ERRLEN];
+
 	memset(c, 0, sizeof(*c));
-	c->queue_num = 23;
-	c->queue_maxlen = 1024;
-	c->whitelist_time = 3600;
-	c->rdns_max = 32;
-	c->log_rate = 100;
-	c->max_entries = 65536;
-	c->ipv4_prefix = 32;
-	c->ipv6_prefix = 128;
+	/* Every default is a valid value (a unit test checks it); only memory can fail. */
+	for (size_t i = 0; i < N_KEYS; i++)
+		if (keys[i].info.def)
+			(void)config_set(c, keys[i].info.name, keys[i].info.def, "default", err,
+			                 sizeof(err));
 }
 
 static void list_clear(struct config_list *l)
@@ -82,20 +199,30 @@ static void list_clear(struct config_list *l)
 	l->n = 0;
 }
 
+static char **string_field(struct config *c, const struct key *k)
+{
+	return (char **)((char *)c + k->offset);
+}
+
+static const char *string_value(const struct config *c, const struct key *k)
+{
+	return *(char *const *)((const char *)c + k->offset);
+}
+
 void config_clear(struct config *c)
 {
 	list_clear(&c->fake);
 	list_clear(&c->real);
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+	for (size_t i = 0; i < N_KEYS; i++)
 		if (key_is_string(&keys[i]))
-			free(*(char **)((char *)c + keys[i].offset));
-	config_init(c);
+			free(*string_field(c, &keys[i]));
+	memset(c, 0, sizeof(*c));
 }
 
 static const struct key *key_find(const char *name)
 {
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (strcmp(keys[i].name, name) == 0)
+	for (size_t i = 0; i < N_KEYS; i++)
+		if (strcmp(keys[i].info.name, name) == 0)
 			return &keys[i];
 	return NULL;
 }
@@ -289,6 +416,148 @@ int config_set(struct config *c, const char *key, const char *value, const char 
 	return -EINVAL;
 }
 
+bool config_key_format(const struct config *c, size_t i, size_t item, char *buf, size_t len,
+                       const char **origin)
+{
+	const struct key *k = i < N_KEYS ? &keys[i] : NULL;
+	const void *field;
+	const struct config_list *l;
+
+	if (origin)
+		*origin = NULL;
+	if (!k || (!key_is_list(k) && item > 0))
+		return false;
+	field = (const char *)c + k->offset;
+	switch (k->type) {
+	case KEY_FAKE:
+	case KEY_REAL:
+		l = field;
+		if (item >= l->n)
+			return false;
+		snprintf(buf, len, "%s", l->v[item].spec);
+		if (origin)
+			*origin = l->v[item].origin;
+		return true;
+	case KEY_UINT:
+		snprintf(buf, len, "%" PRIu32, *(const uint32_t *)field);
+		return true;
+	case KEY_BOOL:
+		snprintf(buf, len, "%s", *(const bool *)field ? "yes" : "no");
+		return true;
+	case KEY_PATH:
+	case KEY_STR:
+	case KEY_NAME:
+	case KEY_BACKEND:
+		if (!string_value(c, k))
+			return false;
+		snprintf(buf, len, "%s", string_value(c, k));
+		return true;
+	}
+	return false;
+}
+
+static bool same_str(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static bool key_same(const struct key *k, const struct config *a, const struct config *b)
+{
+	const void *fa = (const char *)a + k->offset, *fb = (const char *)b + k->offset;
+	const struct config_list *la = fa, *lb = fb;
+
+	switch (k->type) {
+	case KEY_FAKE:
+	case KEY_REAL:
+		if (la->n != lb->n)
+			return false;
+		for (size_t i = 0; i < la->n; i++)
+			if (strcmp(la->v[i].spec, lb->v[i].spec) != 0)
+				return false;
+		return true;
+	case KEY_UINT:
+		return *(const uint32_t *)fa == *(const uint32_t *)fb;
+	case KEY_BOOL:
+		return *(const bool *)fa == *(const bool *)fb;
+	default:
+		return same_str(string_value(a, k), string_value(b, k));
+	}
+}
+
+size_t config_restart_changes(const struct config *running, const struct config *next, char *buf,
+                              size_t len)
+{
+	size_t n = 0, off = 0;
+
+	if (len)
+		buf[0] = 0;
+	for (size_t i = 0; i < N_KEYS; i++) {
+		if (!keys[i].info.restart || key_same(&keys[i], running, next))
+			continue;
+		if (off < len)
+			off += (size_t)snprintf(buf + off, len - off, "%s%s", n ? ", " : "",
+			                        keys[i].info.name);
+		n++;
+	}
+	return n;
+}
+
+int config_keep_restart(struct config *next, const struct config *running)
+{
+	for (size_t i = 0; i < N_KEYS; i++) {
+		const struct key *k = &keys[i];
+		char *s = NULL;
+
+		if (!k->info.restart)
+			continue;
+		switch (k->type) {
+		case KEY_UINT:
+			*(uint32_t *)((char *)next + k->offset) =
+			    *(const uint32_t *)((const char *)running + k->offset);
+			break;
+		case KEY_BOOL:
+			*(bool *)((char *)next + k->offset) =
+			    *(const bool *)((const char *)running + k->offset);
+			break;
+		case KEY_FAKE:
+		case KEY_REAL:
+			return -EINVAL; /* lists are never restart-only */
+		default:
+			if (string_value(running, k) && !(s = strdup(string_value(running, k))))
+				return -ENOMEM;
+			free(*string_field(next, k));
+			*string_field(next, k) = s;
+			break;
+		}
+	}
+	return 0;
+}
+
+size_t config_warnings(const struct config *c, char *buf, size_t len)
+{
+	size_t n = 0, off = 0;
+
+	if (len)
+		buf[0] = 0;
+	if (c->ipv4_prefix < CONFIG_WARN_V4_PREFIX) {
+		off += (size_t)snprintf(buf + off, off < len ? len - off : 0,
+		                        "ipv4-prefix %" PRIu32 ": one fake-MX hit lets in %" PRIu64
+		                        " addresses\n",
+		                        c->ipv4_prefix, (uint64_t)1 << (32 - c->ipv4_prefix));
+		n++;
+	}
+	if (c->ipv6_prefix < CONFIG_WARN_V6_PREFIX && off < len) {
+		off += (size_t)snprintf(buf + off, len - off,
+		                        "ipv6-prefix %" PRIu32 ": one fake-MX hit lets in a /%" PRIu32
+		                        " network\n",
+		                        c->ipv6_prefix, c->ipv6_prefix);
+		n++;
+	}
+	if (off > 0 && off <= len)
+		buf[off - 1] = 0; /* no trailing newline */
+	return n;
+}
+
 static int list_copy(struct config_list *dst, const struct config_list *src)
 {
 	for (size_t i = 0; i < src->n; i++)
@@ -302,24 +571,97 @@ int config_copy(struct config *dst, const struct config *src)
 	*dst = *src;
 	dst->fake = (struct config_list){0};
 	dst->real = (struct config_list){0};
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+	for (size_t i = 0; i < N_KEYS; i++)
 		if (key_is_string(&keys[i]))
-			*(char **)((char *)dst + keys[i].offset) = NULL;
+			*string_field(dst, &keys[i]) = NULL;
 	if (list_copy(&dst->fake, &src->fake) < 0 || list_copy(&dst->real, &src->real) < 0)
 		goto oom;
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+	for (size_t i = 0; i < N_KEYS; i++) {
 		const char *v;
 
 		if (!key_is_string(&keys[i]))
 			continue; /* only string fields may be read as pointers */
-		v = *(char *const *)((const char *)src + keys[i].offset);
-		if (v && !(*(char **)((char *)dst + keys[i].offset) = strdup(v)))
+		v = string_value(src, &keys[i]);
+		if (v && !(*string_field(dst, &keys[i]) = strdup(v)))
 			goto oom;
 	}
 	return 0;
 oom:
 	config_clear(dst);
 	return -ENOMEM;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = 0;
+	return s;
+}
+
+int config_load_file(struct config *c, const char *path, bool required, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "re");
+	char *line = NULL, origin[512];
+	size_t cap = 0;
+	unsigned lineno = 0;
+	int r = 0;
+
+	if (!f) {
+		if (errno == ENOENT && !required)
+			return 0;
+		r = -errno;
+		snprintf(err, errlen, "%s: cannot open config file: %s", path, strerror(errno));
+		return r;
+	}
+	while (getline(&line, &cap, f) != -1) {
+		char *key, *value, *hash, *p;
+
+		lineno++;
+		snprintf(origin, sizeof(origin), "%s:%u", path, lineno);
+		if (strlen(line) > 4096) {
+			snprintf(err, errlen, "%s: line too long", origin);
+			r = -EINVAL;
+			break;
+		}
+		hash = strchr(line, '#');
+		if (hash)
+			*hash = 0;
+		key = trim(line);
+		if (!*key)
+			continue;
+		/* `key value`, and as a courtesy `key = value` or `key=value`. */
+		for (p = key; *p && !isspace((unsigned char)*p) && *p != '='; p++)
+			;
+		value = NULL;
+		if (*p) {
+			*p++ = 0;
+			value = trim(p);
+			if (*value == '=')
+				value = trim(value + 1);
+			if (!*value)
+				value = NULL;
+		}
+		if (!value && config_key_exists(key) && !config_key_is_bool(key)) {
+			snprintf(err, errlen, "%s: %s needs a value", origin, key);
+			r = -EINVAL;
+			break;
+		}
+		r = config_set(c, key, value, origin, err, errlen);
+		if (r < 0)
+			break;
+	}
+	if (r == 0 && ferror(f)) {
+		r = -EIO;
+		snprintf(err, errlen, "%s: read error", path);
+	}
+	free(line);
+	fclose(f);
+	return r;
 }
 
 #define MAX_ADDRS_PER_NAME 64

@@ -33,31 +33,87 @@ struct config {
 	uint32_t whitelist_time;
 	bool no_rdns;
 	uint32_t rdns_max;
+	uint32_t rdns_rate; /* PTR lookups started per second */
 	uint32_t log_rate; /* accept/drop lines per second, 0: all */
 	bool log_stdout;
 	bool quiet;
 	bool foreground;
 	bool fail_open;
+	bool accept_unparsable; /* queued packets without readable addresses */
 	char *pidfile;
+	char *user;  /* switch to this user after opening what needs root; NULL: stay */
+	char *group; /* NULL: the user's primary group */
 	uint32_t max_entries;
 	uint32_t ipv4_prefix;
 	uint32_t ipv6_prefix;
-	/* Table mode. NULL everywhere means the default. */
+	/* Table mode. Every string has its default set by config_init(). */
 	char *backend;         /* "nfqueue" or "pflog"; default: the build's (by system) */
 	char *pflog_interface; /* pflog0, nflog:N */
-	char *pcap_filter;     /* "" for none; default: SYN to port 25 */
-	char *table;           /* pf table, default mx-white */
-	char *ipset;           /* ipset set for IPv4, default mx-white */
-	char *ipset6;          /* ipset set for IPv6, default mx-white6 */
+	char *pcap_filter;     /* NULL: the default SYN-to-port-25 filter; "" for none */
+	char *table;           /* pf table */
+	char *ipset;           /* ipset set for IPv4 */
+	char *ipset6;          /* ipset set for IPv6 */
 };
 
-/* Defaults of the table names (the others depend on the build: see the daemon). */
-#define CONFIG_DEFAULT_TABLE  "mx-white"
-#define CONFIG_DEFAULT_IPSET  "mx-white"
-#define CONFIG_DEFAULT_IPSET6 "mx-white6"
+/* Prefixes shorter than these are allowed, with a warning (see config_warnings()). */
+#define CONFIG_WARN_V4_PREFIX 16
+#define CONFIG_WARN_V6_PREFIX 32
 
+/* Sets every key to its declared default. */
 void config_init(struct config *c);
+/* Releases what @c holds and zeroes it: config_init() before using it again. */
 void config_clear(struct config *c);
+
+/*
+ * Every configuration key is declared once, in config.c: its name, option
+ * letters, type and bounds, default, whether only a restart changes it, and
+ * its help text. The command line, --help, --check-config, the reload policy
+ * and the man-page check are all derived from that table.
+ */
+struct config_key_info {
+	const char *name;
+	int short_opt;       /* option letter, 0 for none */
+	int alt_short;       /* a second letter kept from mxallowd 1.9 ('d'), or 0 */
+	bool takes_value;    /* false: a boolean (on the command line: a flag) */
+	bool restart;        /* a reload keeps the running value */
+	const char *metavar; /* "SECONDS", "ADDR|HOST" */
+	const char *def;     /* default as text, NULL for none */
+	const char *help;
+};
+
+size_t config_key_count(void);
+const struct config_key_info *config_key_info(size_t i);
+/* Index of the key with option letter @c (or its 1.9 alias), -1 when none. */
+int config_key_by_short(int c);
+
+/**
+ * config_key_format() - the value of key @i in @c as text (for lists: the
+ * @item-th element, with its origin in @origin). Returns false when the key
+ * has no value (an unset string, or @item past the end of a list).
+ */
+bool config_key_format(const struct config *c, size_t i, size_t item, char *buf, size_t len,
+                       const char **origin);
+
+/**
+ * config_restart_changes() - names of the restart-only keys whose values
+ * differ between @running and @next, comma-separated in @buf.
+ * Returns how many differ.
+ */
+size_t config_restart_changes(const struct config *running, const struct config *next, char *buf,
+                              size_t len);
+
+/**
+ * config_keep_restart() - copy the running value of every restart-only key
+ * into @next, so a reload changes only what a reload can change.
+ * Returns 0 or -ENOMEM (then @next is unchanged for the keys not yet copied).
+ */
+int config_keep_restart(struct config *next, const struct config *running);
+
+/*
+ * Warnings about a valid but risky configuration (very short prefixes), one
+ * line each, separated by newlines in @buf. Returns how many.
+ */
+size_t config_warnings(const struct config *c, char *buf, size_t len);
 
 /**
  * config_set() - apply one `key value` pair. Lists (fake-mailserver,
@@ -99,3 +155,11 @@ void config_servers_clear(struct config_servers *s);
 
 /* Copies @src into @dst (deep). 0 or -ENOMEM. */
 int config_copy(struct config *dst, const struct config *src);
+
+/**
+ * config_load_file() - apply the `key value` lines of @path to @c. A missing
+ * file is fine unless @required. Returns 0 or a negative errno with one line
+ * in @err naming FILE:LINE.
+ */
+int config_load_file(struct config *c, const char *path, bool required, char *err,
+                     size_t errlen);

@@ -9,6 +9,8 @@ struct mx {
 	struct mx_params p; /* p.fake and p.real point into servers */
 	mxa_addr *servers;
 	struct whitelist *wl;
+	struct whitelist *neg; /* rDNS negative cache: same keys, deadline = end of the wait */
+	mxa_time evicted_at;   /* time of the last eviction */
 	struct mx_sink sink;
 	struct mx_stats stats;
 };
@@ -55,8 +57,10 @@ struct mx *mx_new(const struct mx_params *p, size_t capacity, const uint64_t key
 		return NULL;
 	if (sink)
 		mx->sink = *sink;
+	mx->evicted_at = INT64_MIN;
 	mx->wl = whitelist_new(capacity, key, now);
-	if (!mx->wl || mx_set_params(mx, p) < 0)
+	mx->neg = whitelist_new(MX_RDNS_NEG_MAX, key, now);
+	if (!mx->wl || !mx->neg || mx_set_params(mx, p) < 0)
 		return mx_free(mx);
 	return mx;
 }
@@ -65,6 +69,7 @@ struct mx *mx_free(struct mx *mx)
 {
 	if (mx) {
 		whitelist_free(mx->wl);
+		whitelist_free(mx->neg);
 		free(mx->servers);
 		free(mx);
 	}
@@ -105,6 +110,8 @@ mxa_time mx_expire(struct mx *mx, mxa_time now)
 
 	while (whitelist_pop_expired(mx->wl, now, &e))
 		count_end(mx, &e, MX_REMOVED_EXPIRED);
+	while (whitelist_pop_expired(mx->neg, now, NULL))
+		;
 	return whitelist_next_deadline(mx->wl);
 }
 
@@ -117,29 +124,50 @@ static int put(struct mx *mx, const struct wl_entry *e, bool renewed, const char
 
 	if (r < 0)
 		return r;
-	if (r == WL_PUT_EVICTED)
+	if (r == WL_PUT_EVICTED) {
+		mx->evicted_at = now;
 		count_end(mx, &victim, MX_REMOVED_EVICTED);
+	}
 	if (mx->sink.added)
 		mx->sink.added(mx->sink.ctx, e, renewed, name, now);
 	return r;
 }
 
+/* Asks the sink to look @client up, unless there is no point now. */
+static void ask_resolve(struct mx *mx, const mxa_addr *client, const mxa_addr *key, bool again,
+                        mxa_time now)
+{
+	if (whitelist_lookup(mx->neg, key, now, NULL)) {
+		mx->stats.rdns_negcache_hits++;
+		return;
+	}
+	/* Evictions mean a full table: most likely a flood, whose sources need no lookup. */
+	if (mx->evicted_at >= now - 1) {
+		mx->stats.rdns_skipped_evicting++;
+		return;
+	}
+	if (again)
+		mx->stats.rdns_reasked++;
+	mx->sink.resolve(mx->sink.ctx, client);
+}
+
 static void fake_hit(struct mx *mx, const mxa_addr *src, const mxa_addr *dst, mxa_time now)
 {
 	struct wl_entry old, e = {0};
-	bool existed;
+	bool again;
 
 	mx->stats.fake_hits++;
 	key_of(mx, &e.addr, src);
-	existed = whitelist_lookup(mx->wl, &e.addr, now, &old);
+	again = whitelist_lookup(mx->wl, &e.addr, now, &old) && old.reason == WL_REASON_FAKE_MX;
 	e.origin = *dst;
 	e.deadline = now + mx->p.whitelist_time;
 	e.reason = WL_REASON_FAKE_MX;
-	if (put(mx, &e, existed && old.reason == WL_REASON_FAKE_MX, NULL, now) < 0)
+	e.rdns_done = again && old.rdns_done;
+	if (put(mx, &e, again, NULL, now) < 0)
 		return;
-	/* Resolve once per new fake-MX entry, not on every retry of the same client. */
-	if (mx->p.rdns && (!existed || old.reason != WL_REASON_FAKE_MX) && mx->sink.resolve)
-		mx->sink.resolve(mx->sink.ctx, src);
+	/* Once per fake-MX entry whose lookup ended, again on each hit while it has not. */
+	if (mx->p.rdns && !e.rdns_done && mx->sink.resolve)
+		ask_resolve(mx, src, &e.addr, again, now);
 }
 
 static enum mx_verdict real_attempt(struct mx *mx, const mxa_addr *src, const mxa_addr *dst,
@@ -203,6 +231,30 @@ void mx_observe(struct mx *mx, const mxa_addr *src, const mxa_addr *dst, enum mx
 	}
 }
 
+static void remember_negative(struct mx *mx, const mxa_addr *key, mxa_time now)
+{
+	struct wl_entry e = {
+	    .addr = *key, .deadline = now + MX_RDNS_NEG_TTL, .reason = WL_REASON_FAKE_MX};
+
+	/* When full, the entry nearest its end goes; failing to allocate only loses a hint. */
+	whitelist_put(mx->neg, &e, NULL);
+}
+
+void mx_rdns_failed(struct mx *mx, const mxa_addr *client, enum mx_rdns_failure why, mxa_time now)
+{
+	mxa_addr key;
+
+	key_of(mx, &key, client);
+	if (why == MX_RDNS_TEMPORARY) {
+		/* The entry's lookup stays open: the next fake-MX hit asks again. */
+		mx->stats.rdns_failed++;
+		return;
+	}
+	mx->stats.rdns_no_name++;
+	remember_negative(mx, &key, now);
+	whitelist_set_rdns_done(mx->wl, &key, now);
+}
+
 size_t mx_resolved(struct mx *mx, const mxa_addr *client, const char *name, const mxa_addr *addrs,
                    size_t n, mxa_time now)
 {
@@ -213,10 +265,13 @@ size_t mx_resolved(struct mx *mx, const mxa_addr *client, const char *name, cons
 
 	mx_expire(mx, now);
 	key_of(mx, &ckey, client);
-	if (!whitelist_lookup(mx->wl, &ckey, now, &ce))
-		return 0; /* expired or evicted while we were resolving */
 	for (size_t i = 0; i < n && !confirmed; i++)
 		confirmed = addr_equal(&addrs[i], client);
+	if (!confirmed)
+		remember_negative(mx, &ckey, now);
+	if (!whitelist_lookup(mx->wl, &ckey, now, &ce))
+		return 0; /* expired or evicted while we were resolving */
+	whitelist_set_rdns_done(mx->wl, &ckey, now);
 	if (!confirmed) {
 		mx->stats.rdns_unconfirmed++;
 		if (mx->sink.unconfirmed)

@@ -40,7 +40,28 @@ struct mx_stats {
 	uint64_t fake_only;     /* fake-MX clients whose entry ended without one real-MX use */
 	uint64_t expired;
 	uint64_t evicted;
-	uint64_t rdns_unconfirmed; /* PTR names that did not resolve back to the client */
+	uint64_t rdns_unconfirmed;   /* PTR names that did not resolve back to the client */
+	uint64_t rdns_reasked;       /* fake-MX hits that asked again: the lookup had not ended */
+	uint64_t rdns_negcache_hits; /* lookups not asked: the client is in the negative cache */
+	uint64_t rdns_skipped_evicting; /* lookups not asked: the whitelist evicted this second */
+	uint64_t rdns_failed;           /* lookups that failed for now (timeout, SERVFAIL) */
+	uint64_t rdns_no_name;          /* no usable PTR name (NXDOMAIN, invalid, unreadable) */
+};
+
+/*
+ * Negative cache: a client whose PTR lookup ended without a usable name, or
+ * whose name did not resolve back to it, is not looked up again for
+ * MX_RDNS_NEG_TTL seconds. Keyed like the whitelist (the client's address
+ * masked to ipv4-prefix / ipv6-prefix); at most MX_RDNS_NEG_MAX entries, the
+ * oldest go first (about 64 bytes each, allocated as it fills).
+ */
+#define MX_RDNS_NEG_TTL 600
+#define MX_RDNS_NEG_MAX 4096
+
+/* How an rDNS lookup ended without forward-confirmation material (mx_rdns_failed()). */
+enum mx_rdns_failure {
+	MX_RDNS_TEMPORARY = 0, /* timeout, SERVFAIL, refused: the next fake-MX hit asks again */
+	MX_RDNS_FINAL = 1,     /* no PTR (NXDOMAIN, NODATA), an invalid or unreadable name */
 };
 
 /*
@@ -86,8 +107,11 @@ enum mx_class mx_classify(const struct mx *mx, const mxa_addr *dst);
 
 /**
  * mx_syn() - a new connection from @src to port 25 of @dst: decide and update.
- * A fake-MX hit whitelists @src (re-arming its deadline) and, when the entry
- * is new and rDNS is on, asks the sink to resolve it.
+ * A fake-MX hit whitelists @src (re-arming its deadline) and, when rDNS is on
+ * and the entry's lookup has not ended yet (a new entry, or an earlier lookup
+ * that failed or was never started), asks the sink to resolve it; unless the
+ * client is in the negative cache or the whitelist evicted entries in this
+ * second or the one before (a flood: lookups would be wasted on it).
  */
 enum mx_verdict mx_syn(struct mx *mx, const mxa_addr *src, const mxa_addr *dst, mxa_time now);
 
@@ -101,11 +125,20 @@ void mx_observe(struct mx *mx, const mxa_addr *src, const mxa_addr *dst, enum mx
 /**
  * mx_resolved() - the forward lookup of @client's PTR name @name gave @addrs.
  * Siblings are added only when @client is among @addrs (forward-confirmed),
- * at most rdns_max of them, with the client's deadline.
+ * at most rdns_max of them, with the client's deadline. Either way the
+ * client's lookup has ended; a name that does not confirm (@n may be 0: the
+ * name has no address) puts the client into the negative cache.
  * Returns the number of siblings added or renewed.
  */
 size_t mx_resolved(struct mx *mx, const mxa_addr *client, const char *name, const mxa_addr *addrs,
                    size_t n, mxa_time now);
+
+/**
+ * mx_rdns_failed() - @client's lookup ended without material. MX_RDNS_FINAL
+ * ends the client's lookup and puts it into the negative cache;
+ * MX_RDNS_TEMPORARY leaves it open, so that the next fake-MX hit asks again.
+ */
+void mx_rdns_failed(struct mx *mx, const mxa_addr *client, enum mx_rdns_failure why, mxa_time now);
 
 /* Removes expired entries. Returns the next deadline, or -1 when empty. */
 mxa_time mx_expire(struct mx *mx, mxa_time now);

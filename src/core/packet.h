@@ -23,13 +23,21 @@ enum packet_result {
 	PACKET_TCP = 0,      /* @info is filled */
 	PACKET_NOT_TCP = 1,  /* a well-formed IP packet carrying something else */
 	PACKET_FRAGMENT = 2, /* a non-first fragment: no TCP header to read */
+	/*
+	 * Source and destination are filled, the transport is unknown: the
+	 * packet goes on beyond @len (its headers were cut by the capture), or
+	 * its IPv6 extension headers are more than we walk. A firewall rule
+	 * that matched TCP port 25 saw the whole packet; we did not.
+	 */
+	PACKET_TRUNCATED = 3,
 };
 
 /**
  * packet_parse_ip() - read addresses, ports and flags of an IPv4 or IPv6
  * packet starting at @p. @len is what was captured; only headers are needed.
  * IPv4 options and IPv6 extension headers are skipped.
- * Returns a packet_result, or -EBADMSG for a truncated or malformed packet.
+ * Returns a packet_result, or -EBADMSG when no addresses can be read, or the
+ * packet, wholly captured, contradicts its own lengths.
  */
 int packet_parse_ip(const uint8_t *p, size_t len, struct packet_info *info);
 

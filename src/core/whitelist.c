@@ -19,7 +19,7 @@ struct slot {
 	uint32_t seq;      /* order of the last put: ties of deadline evict the oldest first */
 	uint32_t heap_pos : 29;
 	uint32_t reason : 2;
-	uint32_t used : 1;
+	uint32_t rdns_done : 1; /* "used" is last_use != 0 */
 };
 
 #define MAX_CAPACITY ((1u << 29) - 1)
@@ -58,7 +58,8 @@ static void slot_to_entry(const struct whitelist *wl, const struct slot *s, stru
 	e->deadline = from_rel(wl, s->deadline);
 	e->last_use = s->last_use ? from_rel(wl, s->last_use) : 0;
 	e->reason = (enum wl_reason)s->reason;
-	e->used = s->used;
+	e->used = s->last_use != 0;
+	e->rdns_done = s->rdns_done;
 }
 
 static size_t index_home(const struct whitelist *wl, const mxa_addr *a)
@@ -136,45 +137,53 @@ static void heap_fix(struct whitelist *wl, uint32_t pos)
 	}
 }
 
-static int rebuild_index(struct whitelist *wl, size_t cells)
+/* Takes over @index (zeroed, @cells a power of two) and fills it from the slots. */
+static void rebuild_index(struct whitelist *wl, uint32_t *index, size_t cells)
 {
-	uint32_t *index = calloc(cells, sizeof(*index));
-
-	if (!index)
-		return -ENOMEM;
 	free(wl->index);
 	wl->index = index;
 	wl->index_mask = cells - 1;
 	for (size_t s = 0; s < wl->n; s++)
 		wl->index[index_find(wl, &wl->slots[s].addr)] = (uint32_t)s + 1;
-	return 0;
 }
 
+/*
+ * Room for more slots. Everything is allocated before anything changes: on
+ * failure the whitelist stays as it was (a larger slot or heap array that
+ * realloc() already gave is kept, unused), so the index never holds more than
+ * half of its cells and a probe always ends at an empty one.
+ */
 static int grow(struct whitelist *wl)
 {
 	size_t alloc = wl->alloc ? wl->alloc * 2 : 64;
+	size_t cells = wl->index_mask + 1;
+	uint32_t *index = NULL, *heap;
 	struct slot *slots;
-	uint32_t *heap;
 
 	if (alloc > wl->capacity)
 		alloc = wl->capacity;
+	while (cells < alloc * 2)
+		cells *= 2;
+	if (cells != wl->index_mask + 1) {
+		index = calloc(cells, sizeof(*index));
+		if (!index)
+			return -ENOMEM;
+	}
 	slots = realloc(wl->slots, alloc * sizeof(*slots));
 	if (!slots)
-		return -ENOMEM;
+		goto fail;
 	wl->slots = slots;
 	heap = realloc(wl->heap, alloc * sizeof(*heap));
 	if (!heap)
-		return -ENOMEM;
+		goto fail;
 	wl->heap = heap;
 	wl->alloc = alloc;
-	if (alloc * 2 > wl->index_mask + 1) {
-		size_t cells = wl->index_mask + 1;
-
-		while (cells < alloc * 2)
-			cells *= 2;
-		return rebuild_index(wl, cells);
-	}
+	if (index)
+		rebuild_index(wl, index, cells);
 	return 0;
+fail:
+	free(index);
+	return -ENOMEM;
 }
 
 const char *whitelist_reason_name(enum wl_reason r)
@@ -203,7 +212,11 @@ struct whitelist *whitelist_new(size_t capacity, const uint64_t key[2], mxa_time
 	wl->key[1] = key[1];
 	wl->epoch = now - 1;
 	wl->capacity = capacity;
-	if (rebuild_index(wl, 128) < 0 || grow(wl) < 0)
+	wl->index = calloc(128, sizeof(*wl->index));
+	if (!wl->index)
+		return whitelist_free(wl);
+	wl->index_mask = 127;
+	if (grow(wl) < 0)
 		return whitelist_free(wl);
 	return wl;
 }
@@ -284,6 +297,7 @@ int whitelist_put(struct whitelist *wl, const struct wl_entry *e, struct wl_entr
 		s->origin = e->origin;
 		s->deadline = to_rel(wl, e->deadline);
 		s->reason = (uint8_t)e->reason;
+		s->rdns_done = e->rdns_done;
 		s->seq = wl->seq++;
 		heap_fix(wl, s->heap_pos);
 		return WL_PUT_UPDATED;
@@ -304,6 +318,7 @@ int whitelist_put(struct whitelist *wl, const struct wl_entry *e, struct wl_entr
 	s->origin = e->origin;
 	s->deadline = to_rel(wl, e->deadline);
 	s->reason = (uint8_t)e->reason;
+	s->rdns_done = e->rdns_done;
 	s->seq = wl->seq++;
 	s->heap_pos = (uint32_t)wl->n;
 	wl->heap[wl->n] = (uint32_t)wl->n;
@@ -321,7 +336,16 @@ bool whitelist_touch(struct whitelist *wl, const mxa_addr *a, mxa_time now)
 	if (!s || s->deadline <= rel)
 		return false;
 	s->last_use = rel ? rel : 1;
-	s->used = 1;
+	return true;
+}
+
+bool whitelist_set_rdns_done(struct whitelist *wl, const mxa_addr *a, mxa_time now)
+{
+	struct slot *s = find_slot(wl, a);
+
+	if (!s || s->deadline <= to_rel(wl, now))
+		return false;
+	s->rdns_done = 1;
 	return true;
 }
 

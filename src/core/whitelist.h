@@ -23,6 +23,9 @@ struct wl_entry {
 	mxa_time last_use; /* last accepted real-MX connection, 0 when never */
 	enum wl_reason reason;
 	bool used;
+	/* The client's rDNS lookup came to an end (siblings, not confirmed, no name): not asked
+	 * again. */
+	bool rdns_done;
 };
 
 /* "fake-mx", "rdns-sibling", "static": as in log lines. */
@@ -60,12 +63,15 @@ bool whitelist_lookup(const struct whitelist *wl, const mxa_addr *a, mxa_time no
 /**
  * whitelist_put() - insert @e, or replace the fields of the entry for e->addr
  * (keeping its last use). @evicted receives the victim for WL_PUT_EVICTED.
- * Returns a wl_put_result, or -ENOMEM.
+ * Returns a wl_put_result, or -ENOMEM (the whitelist is unchanged and usable).
  */
 int whitelist_put(struct whitelist *wl, const struct wl_entry *e, struct wl_entry *evicted);
 
 /* Records an accepted connection of a live entry; false when absent or expired. */
 bool whitelist_touch(struct whitelist *wl, const mxa_addr *a, mxa_time now);
+
+/* Sets rdns_done of a live entry (no renewal); false when absent or expired. */
+bool whitelist_set_rdns_done(struct whitelist *wl, const mxa_addr *a, mxa_time now);
 
 /* Removes the entry for @a; false when absent. @out may be NULL. */
 bool whitelist_del(struct whitelist *wl, const mxa_addr *a, struct wl_entry *out);

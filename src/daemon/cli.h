@@ -16,7 +16,8 @@ struct cli_arg {
 struct cli {
 	struct cli_arg *args;
 	size_t n_args;
-	const char *config_path;
+	const char *config_path; /* absolute (made so at parse time: daemon() changes to /) */
+	char config_abs[4096];
 	bool config_given; /* -c was used: a missing file is an error */
 	bool help;
 	bool version;
@@ -32,16 +33,12 @@ int cli_parse(struct cli *cli, int argc, char **argv, char *err, size_t errlen);
 void cli_clear(struct cli *cli);
 
 /**
- * conffile_load() - apply `key value` lines of @path to @c. A missing file is
- * fine unless @required. Returns 0 or a negative errno with one line in @err
- * naming FILE:LINE.
- */
-int conffile_load(struct config *c, const char *path, bool required, char *err, size_t errlen);
-
-/**
  * cli_build_config() - defaults, then the config file, then the command line.
  * Used at start and again on SIGHUP. Returns 0 or a negative errno.
  */
 int cli_build_config(const struct cli *cli, struct config *c, char *err, size_t errlen);
 
 void cli_usage(FILE *f);
+
+/* Every key with a value, one `key value` line each (lists: a line per element). */
+void cli_print_config(FILE *f, const struct config *c);

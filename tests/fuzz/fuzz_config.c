@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (write(fd, data, size) == (ssize_t)size) {
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 		config_init(&c);
-		(void)conffile_load(&c, path, true, err, sizeof(err));
+		(void)config_load_file(&c, path, true, err, sizeof(err));
 		config_clear(&c);
 	}
 	close(fd);

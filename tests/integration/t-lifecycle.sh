@@ -156,7 +156,7 @@ for p in "${probes[@]}"; do
 	wait_pid "$p" 15
 done
 check "mxallowd: log-rate: N accept/drop lines not logged" \
-	log_wait 'log-rate: [1-9][0-9]* accept/drop lines not logged \(at most 1 a second\)' 5
+	log_wait 'log-rate: [1-9][0-9]* accept/drop/whitelist lines not logged \(at most 1 a second\)' 5
 # The count of unlogged lines comes once a second: ask for stats until the books balance.
 drops_add_up() {
 	local before

@@ -10,9 +10,9 @@ NFLOG_GROUP=5
 table_rules_setup() {
 	local err="$MXA_TMP/table-rules.err"
 	need_cmds ipset iptables-restore ip6tables-restore
-	in_srv ipset create mx-white hash:net family inet timeout 3600 -exist 2>"$err" ||
+	in_srv ipset create mx-white hash:net family inet timeout 3600 maxelem 131072 -exist 2>"$err" ||
 		skip "ipset create failed: $(head -n1 "$err")"
-	in_srv ipset create mx-white6 hash:net family inet6 timeout 3600 -exist 2>"$err" ||
+	in_srv ipset create mx-white6 hash:net family inet6 timeout 3600 maxelem 131072 -exist 2>"$err" ||
 		skip "ipset create failed: $(head -n1 "$err")"
 	in_srv iptables-restore --noflush <"$MXA_ROOT/contrib/nflog-ipset.rules" 2>"$err" ||
 		skip "iptables-restore of contrib/nflog-ipset.rules failed: $(head -n1 "$err")"
@@ -38,4 +38,15 @@ drop_count() {
 	a=$(in_srv iptables -nvxL mxallowd 2>/dev/null | awk '$3 == "DROP" { s += $1 } END { print s + 0 }')
 	b=$(in_srv ip6tables -nvxL mxallowd 2>/dev/null | awk '$3 == "DROP" { s += $1 } END { print s + 0 }')
 	echo $((a + b))
+}
+
+# set_maxelem SET: the set's maxelem (from its header), empty when it does not exist.
+set_maxelem() {
+	in_srv ipset list -t "$1" 2>/dev/null | sed -n 's/^Header:.* maxelem \([0-9]*\).*/\1/p'
+}
+
+# table_wired: the daemon hands max-entries and its whitelist to the table writer (periodic
+# resyncs, a resync at reload) and prints the writer's counters in its stats line.
+table_wired() {
+	grep -q -a 'table-resyncs=' "$MXALLOWD"
 }

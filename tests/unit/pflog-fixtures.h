@@ -7,7 +7,11 @@
  */
 #pragma once
 
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
 #include <arpa/inet.h>
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -74,6 +78,13 @@ static inline size_t fx_ip(uint8_t *p, const char *src, const char *dst, uint16_
 }
 
 enum fx_pflog { FX_OPENBSD, FX_FREEBSD };
+
+/* The header's af byte below is the writing system's AF_INET6. */
+#if defined(__OpenBSD__)
+_Static_assert(AF_INET6 == 24, "OpenBSD AF_INET6");
+#elif defined(__FreeBSD__)
+_Static_assert(AF_INET6 == 28, "FreeBSD AF_INET6");
+#endif
 
 /*
  * struct pfloghdr. OpenBSD (sys/net/if_pflog.h 1.27): length 100, af at 1

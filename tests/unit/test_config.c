@@ -56,12 +56,19 @@ static void test_set_values_and_errors(void **state)
 	    {"queue-num", "-1", "here: queue-num: '-1' is not a whole number from 0 to 65535"},
 	    {"whitelist-time", "0",
 	     "here: whitelist-time: '0' is not a whole number from 1 to "
-	     "31536000"},
+	     "2147483"},
 	    {"whitelist-time", "10s",
 	     "here: whitelist-time: '10s' is not a whole number from 1 "
-	     "to 31536000"},
-	    {"ipv4-prefix", "33", "here: ipv4-prefix: '33' is not a whole number from 0 to 32"},
-	    {"ipv6-prefix", "129", "here: ipv6-prefix: '129' is not a whole number from 0 to 128"},
+	     "to 2147483"},
+	    /* Beyond what an ipset entry can hold: refused, not clamped by the kernel. */
+	    {"whitelist-time", "2147484",
+	     "here: whitelist-time: '2147484' is not a whole number from 1 to 2147483"},
+	    /* A /0 would let the whole address family in after one fake-MX hit. */
+	    {"ipv4-prefix", "0", "here: ipv4-prefix: '0' is not a whole number from 1 to 32"},
+	    {"ipv6-prefix", "0", "here: ipv6-prefix: '0' is not a whole number from 1 to 128"},
+	    {"rdns-max", "65", "here: rdns-max: '65' is not a whole number from 0 to 64"},
+	    {"ipv4-prefix", "33", "here: ipv4-prefix: '33' is not a whole number from 1 to 32"},
+	    {"ipv6-prefix", "129", "here: ipv6-prefix: '129' is not a whole number from 1 to 128"},
 	    {"stdout", "maybe", "here: stdout: 'maybe' is not yes or no"},
 	    {"pidfile", "run/x.pid", "here: pidfile: 'run/x.pid' is not an absolute path"},
 	    {"fake-mailserver", "mx 1",
@@ -108,7 +115,7 @@ static void test_file_format(void **state)
 
 	(void)state;
 	config_init(&c);
-	assert_int_equal(conffile_load(&c, path, true, err, sizeof(err)), 0);
+	assert_int_equal(config_load_file(&c, path, true, err, sizeof(err)), 0);
 	assert_int_equal(c.fake.n, 2);
 	assert_string_equal(c.fake.v[1].spec, "2001:db8::10");
 	assert_int_equal(c.real.n, 2);
@@ -131,7 +138,7 @@ static void expect_file_error(const char *text, int line, const char *what)
 	struct config c;
 
 	config_init(&c);
-	assert_true(conffile_load(&c, path, true, err, sizeof(err)) < 0);
+	assert_true(config_load_file(&c, path, true, err, sizeof(err)) < 0);
 	snprintf(want, sizeof(want), "%s:%d: %s", path, line, what);
 	assert_string_equal(err, want);
 	config_clear(&c);
@@ -155,9 +162,9 @@ static void test_missing_file(void **state)
 
 	(void)state;
 	config_init(&c);
-	assert_int_equal(conffile_load(&c, "/nonexistent/mxallowd.conf", false, err, sizeof(err)),
+	assert_int_equal(config_load_file(&c, "/nonexistent/mxallowd.conf", false, err, sizeof(err)),
 	                 0);
-	assert_int_equal(conffile_load(&c, "/nonexistent/mxallowd.conf", true, err, sizeof(err)),
+	assert_int_equal(config_load_file(&c, "/nonexistent/mxallowd.conf", true, err, sizeof(err)),
 	                 -ENOENT);
 	assert_string_equal(err,
 	                    "/nonexistent/mxallowd.conf: cannot open config file: No such file or "
@@ -238,13 +245,13 @@ static void test_cli_bad_values(void **state)
 	assert_true(cli_build_config(&cli, &c, err, sizeof(err)) < 0);
 	assert_string_equal(err,
 	                    "command line: whitelist-time: 'abc' is not a whole number from 1 to "
-	                    "31536000");
+	                    "2147483");
 	cli_clear(&cli);
 	assert_int_equal(parse(&cli, args2), 0);
 	cli.config_path = "/nonexistent.conf";
 	assert_true(cli_build_config(&cli, &c, err, sizeof(err)) < 0);
 	assert_string_equal(err,
-	                    "command line: ipv6-prefix: '200' is not a whole number from 0 to 128");
+	                    "command line: ipv6-prefix: '200' is not a whole number from 1 to 128");
 	cli_clear(&cli);
 }
 
@@ -337,6 +344,157 @@ static void test_copy(void **state)
 	config_clear(&b);
 }
 
+/* Every declared default is a valid value of its key. */
+static void test_defaults_are_valid(void **state)
+{
+	struct config c;
+
+	(void)state;
+	config_init(&c);
+	for (size_t i = 0; i < config_key_count(); i++) {
+		const struct config_key_info *k = config_key_info(i);
+
+		if (!k->def)
+			continue;
+		if (config_set(&c, k->name, k->def, "default", err, sizeof(err)) != 0)
+			fail_msg("default of %s: %s", k->name, err);
+	}
+	assert_string_equal(c.backend, "nfqueue");
+	assert_string_equal(c.ipset6, "mx-white6");
+	assert_null(c.pcap_filter);
+	assert_int_equal(c.rdns_rate, 100);
+	config_clear(&c);
+}
+
+/* Every key is an option of the same name; letters map to their keys (1.9's -d too). */
+static void test_every_key_is_an_option(void **state)
+{
+	char *argv[4];
+	struct cli cli;
+	struct config c;
+	char opt[80];
+
+	(void)state;
+	for (size_t i = 0; i < config_key_count(); i++) {
+		const struct config_key_info *k = config_key_info(i);
+
+		snprintf(opt, sizeof(opt), "--%s", k->name);
+		argv[0] = (char *)"mxallowd";
+		argv[1] = opt;
+		argv[2] = (char *)(k->def ? k->def : strcmp(k->name, "pidfile") == 0 ? "/run/x.pid"
+		                                                                       : "x");
+		argv[3] = NULL;
+		if (strstr(k->name, "mailserver"))
+			argv[2] = (char *)"192.0.2.1";
+		if (cli_parse(&cli, k->takes_value ? 3 : 2, argv, err, sizeof(err)) != 0)
+			fail_msg("--%s: %s", k->name, err);
+		assert_int_equal(cli.n_args, 1);
+		assert_string_equal(cli.args[0].key, k->name);
+		cli_clear(&cli);
+	}
+	assert_int_equal(config_key_by_short('d'), config_key_by_short('b'));
+	assert_string_equal(config_key_info((size_t)config_key_by_short('t'))->name,
+	                    "whitelist-time");
+	assert_int_equal(config_key_by_short('z'), -1);
+	/* a relative -c is made absolute at once: daemon() changes to / before any reload */
+	argv[0] = (char *)"mxallowd";
+	argv[1] = (char *)"-c";
+	argv[2] = (char *)"rel/mxallowd.conf";
+	argv[3] = NULL;
+	assert_int_equal(cli_parse(&cli, 3, argv, err, sizeof(err)), 0);
+	assert_true(cli.config_path[0] == '/');
+	assert_non_null(strstr(cli.config_path, "/rel/mxallowd.conf"));
+	assert_true(cli_build_config(&cli, &c, err, sizeof(err)) < 0);
+	cli_clear(&cli);
+}
+
+/* --help names every key; the man pages document every key. */
+static void test_help_and_man_pages_document_every_key(void **state)
+{
+	static const struct {
+		const char *file, *before;
+	} pages[] = {
+	    {MXA_MAN_DIR "/mxallowd.conf.5", ".It Ic "},
+	    {MXA_MAN_DIR "/mxallowd.8", "Fl Fl "},
+	};
+	char *help = NULL, *page, want[128];
+	size_t len = 0;
+	FILE *f = open_memstream(&help, &len);
+
+	(void)state;
+	assert_non_null(f);
+	cli_usage(f);
+	fclose(f);
+	for (size_t p = 0; p < 2; p++) {
+		FILE *m = fopen(pages[p].file, "r");
+		long n;
+
+		assert_non_null(m);
+		fseek(m, 0, SEEK_END);
+		n = ftell(m);
+		rewind(m);
+		page = calloc(1, (size_t)n + 1);
+		assert_non_null(page);
+		assert_int_equal(fread(page, 1, (size_t)n, m), (size_t)n);
+		fclose(m);
+		for (size_t i = 0; i < config_key_count(); i++) {
+			const char *name = config_key_info(i)->name;
+
+			snprintf(want, sizeof(want), "--%s", name);
+			if (p == 0 && !strstr(help, want))
+				fail_msg("--help does not mention %s", want);
+			/* the name as a whole word: followed by a space or the end of the line */
+			snprintf(want, sizeof(want), "%s%s ", pages[p].before, name);
+			if (!strstr(page, want) &&
+			    !(snprintf(want, sizeof(want), "%s%s\n", pages[p].before, name),
+			      strstr(page, want)))
+				fail_msg("%s does not document %s", pages[p].file, name);
+		}
+		free(page);
+	}
+	free(help);
+}
+
+/* Reload policy: restart-only keys are named and keep their running values. */
+static void test_restart_only_keys(void **state)
+{
+	struct config run, next;
+	char names[256];
+
+	(void)state;
+	config_init(&run);
+	config_init(&next);
+	assert_int_equal(config_restart_changes(&run, &next, names, sizeof(names)), 0);
+	config_set(&next, "ipv4-prefix", "24", "x", err, sizeof(err));
+	config_set(&next, "ipset", "other", "x", err, sizeof(err));
+	config_set(&next, "whitelist-time", "60", "x", err, sizeof(err)); /* reloadable */
+	assert_int_equal(config_restart_changes(&run, &next, names, sizeof(names)), 2);
+	assert_string_equal(names, "ipv4-prefix, ipset");
+	assert_int_equal(config_keep_restart(&next, &run), 0);
+	assert_int_equal(next.ipv4_prefix, 32);
+	assert_string_equal(next.ipset, "mx-white");
+	assert_int_equal(next.whitelist_time, 60);
+	assert_int_equal(config_restart_changes(&run, &next, names, sizeof(names)), 0);
+	config_clear(&run);
+	config_clear(&next);
+}
+
+static void test_warnings(void **state)
+{
+	struct config c;
+	char w[256];
+
+	(void)state;
+	config_init(&c);
+	assert_int_equal(config_warnings(&c, w, sizeof(w)), 0);
+	config_set(&c, "ipv4-prefix", "8", "x", err, sizeof(err));
+	config_set(&c, "ipv6-prefix", "16", "x", err, sizeof(err));
+	assert_int_equal(config_warnings(&c, w, sizeof(w)), 2);
+	assert_string_equal(w, "ipv4-prefix 8: one fake-MX hit lets in 16777216 addresses\n"
+	                       "ipv6-prefix 16: one fake-MX hit lets in a /16 network");
+	config_clear(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -351,6 +509,11 @@ int main(void)
 	    cmocka_unit_test(test_cli_extends_and_overrides_file),
 	    cmocka_unit_test(test_resolve_servers),
 	    cmocka_unit_test(test_copy),
+	    cmocka_unit_test(test_defaults_are_valid),
+	    cmocka_unit_test(test_every_key_is_an_option),
+	    cmocka_unit_test(test_help_and_man_pages_document_every_key),
+	    cmocka_unit_test(test_restart_only_keys),
+	    cmocka_unit_test(test_warnings),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,6 +18,9 @@ struct rec {
 	size_t n_resolve;
 };
 
+/* Checked like printf: callers pass literals, so vsnprintf() below is not -Wformat-nonliteral. */
+static void rec_add(struct rec *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 static void rec_add(struct rec *r, const char *fmt, ...)
 {
 	va_list ap;
@@ -215,8 +218,8 @@ static void test_expiry_counts_from_last_fake_hit(void **state)
 	assert_int_equal(syn(mx, "198.51.100.1", "192.0.2.20", 1100), MX_ALLOW);
 	assert_int_equal(syn(mx, "198.51.100.1", "192.0.2.20", 1109), MX_ALLOW);
 	assert_int_equal(syn(mx, "198.51.100.1", "192.0.2.20", 1110), MX_DROP);
-	/* Resolution is asked once per new entry, not on every retry. */
-	assert_int_equal(f->rec.n_resolve, 1);
+	/* No lookup result came in between: the second hit asks again (see test_rdns_*). */
+	assert_int_equal(f->rec.n_resolve, 2);
 	assert_int_equal(mx_stats(mx)->fake_hits, 2);
 }
 
@@ -415,6 +418,145 @@ static void test_observe_counts_kernel_decisions(void **state)
 	assert_string_equal(f->rec.lines[2], "drop 198.51.100.3>192.0.2.20");
 }
 
+/* A lookup that has not ended is asked again on the next hit; one that ended is not. */
+static void test_rdns_retry_until_done(void **state)
+{
+	struct fixture *f = *state;
+	struct mx *mx = make(f, 100);
+	mxa_addr c = ip("198.51.100.1");
+	const char *addrs[] = {"198.51.100.1", "198.51.100.2"};
+	struct wl_entry e;
+
+	syn(mx, "198.51.100.1", "192.0.2.10", 1000);
+	assert_int_equal(f->rec.n_resolve, 1);
+	/* Timeout or SERVFAIL: the entry stays, its lookup stays open. */
+	mx_rdns_failed(mx, &c, MX_RDNS_TEMPORARY, 1006);
+	assert_true(whitelist_lookup(mx_whitelist(mx), &c, 1006, &e));
+	assert_false(e.rdns_done);
+	syn(mx, "198.51.100.1", "192.0.2.10", 1010);
+	assert_int_equal(f->rec.n_resolve, 2);
+	assert_memory_equal(f->rec.resolve[1].b, c.b, 16);
+	assert_int_equal(mx_stats(mx)->rdns_reasked, 1);
+	assert_int_equal(mx_stats(mx)->rdns_failed, 1);
+	/* The retry brings the siblings; from then on no more lookups for this entry. */
+	resolved(mx, "198.51.100.1", "sender.example.org", addrs, 2, 1011, 1);
+	assert_true(whitelist_lookup(mx_whitelist(mx), &c, 1011, &e));
+	assert_true(e.rdns_done);
+	syn(mx, "198.51.100.1", "192.0.2.10", 1020);
+	syn(mx, "198.51.100.1", "192.0.2.10", 1030);
+	assert_int_equal(f->rec.n_resolve, 2);
+	assert_int_equal(syn(mx, "198.51.100.2", "192.0.2.20", 1031), MX_ALLOW);
+	/* A renewal keeps the flag; the deadline moved with it. */
+	assert_true(whitelist_lookup(mx_whitelist(mx), &c, 4629, &e));
+	assert_true(e.rdns_done);
+}
+
+/* No PTR, or a name that does not confirm: not looked up again for MX_RDNS_NEG_TTL. */
+static void test_rdns_negative_cache(void **state)
+{
+	struct fixture *f = *state;
+	struct mx *mx;
+	mxa_addr c = ip("198.51.100.3");
+	const char *liar[] = {"198.51.100.5"};
+
+	f->p.whitelist_time = 60;
+	mx = make(f, 100);
+	syn(mx, "198.51.100.3", "192.0.2.10", 1000);
+	mx_rdns_failed(mx, &c, MX_RDNS_FINAL, 1001);
+	assert_int_equal(mx_stats(mx)->rdns_no_name, 1);
+	syn(mx, "198.51.100.3", "192.0.2.10", 1002); /* the entry's lookup has ended */
+	assert_int_equal(f->rec.n_resolve, 1);
+	assert_int_equal(mx_stats(mx)->rdns_negcache_hits, 0);
+	/* The entry expires; the client comes back within the wait: no lookup. */
+	mx_expire(mx, 1062);
+	assert_int_equal(whitelist_size(mx_whitelist(mx)), 0);
+	syn(mx, "198.51.100.3", "192.0.2.10", 1100);
+	assert_int_equal(f->rec.n_resolve, 1);
+	assert_int_equal(mx_stats(mx)->rdns_negcache_hits, 1);
+	/* Still whitelisted: the negative cache concerns rDNS only. */
+	assert_int_equal(syn(mx, "198.51.100.3", "192.0.2.20", 1101), MX_ALLOW);
+	/* After the wait (from the failure at 1001) it is asked again. */
+	syn(mx, "198.51.100.3", "192.0.2.10", 1001 + MX_RDNS_NEG_TTL - 1);
+	assert_int_equal(f->rec.n_resolve, 1);
+	syn(mx, "198.51.100.3", "192.0.2.10", 1001 + MX_RDNS_NEG_TTL);
+	assert_int_equal(f->rec.n_resolve, 2);
+	/* A name that does not resolve back to the client is cached the same way. */
+	syn(mx, "198.51.100.4", "192.0.2.10", 2000);
+	resolved(mx, "198.51.100.4", "liar.example.org", liar, 1, 2001, 0);
+	mx_expire(mx, 2061);
+	syn(mx, "198.51.100.4", "192.0.2.10", 2100);
+	assert_int_equal(f->rec.n_resolve, 3);
+	assert_int_equal(mx_stats(mx)->rdns_negcache_hits, 3);
+	/* And one without any address (NODATA / NXDOMAIN on the forward lookups). */
+	syn(mx, "198.51.100.6", "192.0.2.10", 2200);
+	resolved(mx, "198.51.100.6", "noaddr.example.org", NULL, 0, 2201, 0);
+	assert_string_equal(f->rec.lines[f->rec.n - 1],
+	                    "unconfirmed 198.51.100.6 noaddr.example.org");
+	mx_expire(mx, 2261);
+	syn(mx, "198.51.100.6", "192.0.2.10", 2300);
+	assert_int_equal(f->rec.n_resolve, 4);
+	assert_int_equal(mx_stats(mx)->rdns_negcache_hits, 4);
+}
+
+/* The cache holds MX_RDNS_NEG_MAX clients: the oldest make room. */
+static void test_rdns_negative_cache_bounded(void **state)
+{
+	struct fixture *f = *state;
+	struct mx *mx = make(f, 100);
+	mxa_addr c;
+
+	for (uint32_t i = 0; i <= MX_RDNS_NEG_MAX; i++) {
+		uint8_t v4[4] = {10, (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i};
+
+		addr_from_v4(&c, v4);
+		mx_rdns_failed(mx, &c, MX_RDNS_FINAL, 1000 + i / 1000);
+	}
+	/* 10.0.0.0 was the first: gone; 10.0.0.1 is still there. */
+	syn(mx, "10.0.0.0", "192.0.2.10", 1010);
+	assert_int_equal(f->rec.n_resolve, 1);
+	syn(mx, "10.0.0.1", "192.0.2.10", 1010);
+	assert_int_equal(f->rec.n_resolve, 1);
+	assert_int_equal(mx_stats(mx)->rdns_negcache_hits, 1);
+}
+
+/* A full whitelist under a flood: new clients are not looked up until it calms down. */
+static void test_rdns_skipped_while_evicting(void **state)
+{
+	struct fixture *f = *state;
+	struct mx *mx = make(f, 2);
+
+	syn(mx, "198.51.100.1", "192.0.2.10", 1000);
+	syn(mx, "198.51.100.2", "192.0.2.10", 1000);
+	assert_int_equal(f->rec.n_resolve, 2);
+	syn(mx, "198.51.100.3", "192.0.2.10", 1000); /* evicts .1 */
+	syn(mx, "198.51.100.1", "192.0.2.10", 1001); /* evicts .2 */
+	assert_int_equal(f->rec.n_resolve, 2);
+	assert_int_equal(mx_stats(mx)->rdns_skipped_evicting, 2);
+	assert_int_equal(mx_stats(mx)->evicted, 2);
+	/* Two quiet seconds: the next hit of a skipped client asks. */
+	syn(mx, "198.51.100.3", "192.0.2.10", 1003);
+	assert_int_equal(f->rec.n_resolve, 3);
+	assert_memory_equal(f->rec.resolve[2].b, ip("198.51.100.3").b, 16);
+}
+
+/* A sibling that hits the fake MX itself gets its own lookup, once it is a fake-MX entry. */
+static void test_rdns_sibling_turned_client(void **state)
+{
+	struct fixture *f = *state;
+	struct mx *mx = make(f, 100);
+	const char *addrs[] = {"198.51.100.1", "198.51.100.2"};
+	mxa_addr s = ip("198.51.100.2");
+	struct wl_entry e;
+
+	syn(mx, "198.51.100.1", "192.0.2.10", 1000);
+	resolved(mx, "198.51.100.1", "sender.example.org", addrs, 2, 1001, 1);
+	assert_true(whitelist_lookup(mx_whitelist(mx), &s, 1001, &e));
+	assert_false(e.rdns_done);
+	syn(mx, "198.51.100.2", "192.0.2.10", 1002);
+	assert_int_equal(f->rec.n_resolve, 2);
+	assert_int_equal(mx_stats(mx)->rdns_reasked, 0); /* its first lookup, not a retry */
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -436,6 +578,11 @@ int main(void)
 	    T(test_capacity_evicts_and_reports),
 	    T(test_set_params_keeps_whitelist),
 	    T(test_observe_counts_kernel_decisions),
+	    T(test_rdns_retry_until_done),
+	    T(test_rdns_negative_cache),
+	    T(test_rdns_negative_cache_bounded),
+	    T(test_rdns_skipped_while_evicting),
+	    T(test_rdns_sibling_turned_client),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

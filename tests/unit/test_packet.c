@@ -110,7 +110,24 @@ static void test_ipv4_fragment(void **state)
 	assert_int_equal(packet_parse_ip(p, n + 20, &info), PACKET_FRAGMENT);
 }
 
-static void test_ipv4_malformed(void **state)
+/* Addresses read, nothing more: what a capture cut short inside the headers gives. */
+static void expect_truncated(const uint8_t *p, size_t len, const char *src, const char *dst)
+{
+	struct packet_info info;
+	char a[ADDR_STRLEN];
+	uint8_t *copy = malloc(len); /* a private copy: ASan/valgrind see reads past @len */
+
+	assert_non_null(copy);
+	memcpy(copy, p, len);
+	assert_int_equal(packet_parse_ip(copy, len, &info), PACKET_TRUNCATED);
+	free(copy);
+	assert_string_equal(addr_format(&info.src, a), src);
+	assert_string_equal(addr_format(&info.dst, a), dst);
+	assert_int_equal(info.dport, 0);
+	assert_int_equal(info.tcp_flags, 0);
+}
+
+static void test_ipv4_truncated_and_malformed(void **state)
 {
 	struct packet_info info;
 	uint8_t p[128];
@@ -118,14 +135,24 @@ static void test_ipv4_malformed(void **state)
 
 	(void)state;
 	n += put_tcp(p + n, TCP_FLAG_SYN);
-	/* Every truncation is an error, never a read past the end. */
-	for (size_t len = 0; len < n; len++) {
+	/* Every cut is refused or truncated, never a read past the end. */
+	for (size_t len = 0; len < 20; len++) {
 		uint8_t *copy = malloc(len ? len : 1);
 
 		memcpy(copy, p, len);
 		assert_int_equal(packet_parse_ip(copy, len, &info), -EBADMSG);
 		free(copy);
 	}
+	/* From 20 bytes on the addresses are there: inside the options, inside TCP. */
+	for (size_t len = 20; len < n; len++)
+		expect_truncated(p, len, "198.51.100.1", "192.0.2.20");
+	/* Wholly captured, but its total length leaves no room for the TCP header. */
+	p[3] = 28 + 19;
+	assert_int_equal(packet_parse_ip(p, n, &info), -EBADMSG);
+	p[3] = 48;
+	p[28 + 12] = 4 << 4; /* TCP data offset 16 bytes < 20 */
+	assert_int_equal(packet_parse_ip(p, n, &info), -EBADMSG);
+	p[28 + 12] = 5 << 4;
 	p[0] = 0x44; /* IHL 16 bytes < 20 */
 	assert_int_equal(packet_parse_ip(p, n, &info), -EBADMSG);
 	p[0] = 0x4f; /* IHL 60 > what the total length holds */
@@ -195,25 +222,64 @@ static void test_ipv6_hostile_chains(void **state)
 {
 	struct packet_info info;
 	uint8_t p[2048];
-	size_t n = put_v6(p, 60, 0);
+	size_t n = put_v6(p, 60, 40 * 8 + 20);
 
 	(void)state;
-	/* A long chain of destination options: refused, not walked forever. */
+	/* A long chain of destination options: not walked forever; judged on its addresses. */
 	for (int i = 0; i < 40; i++) {
 		memset(p + n, 0, 8);
-		p[n] = 60;
+		p[n] = i < 39 ? 60 : 6;
 		n += 8;
 	}
-	assert_int_equal(packet_parse_ip(p, n, &info), -EBADMSG);
+	n += put_tcp(p + n, TCP_FLAG_SYN);
+	expect_truncated(p, n, "2001:db8:1::1", "2001:db8::20");
 	/* An extension header claiming more bytes than were captured. */
-	n = put_v6(p, 0, 0);
+	n = put_v6(p, 0, 1608);
 	p[n] = 6;
 	p[n + 1] = 200;
+	expect_truncated(p, n + 8, "2001:db8:1::1", "2001:db8::20");
+	/* ... or more than the payload length says the whole packet has: malformed. */
+	n = put_v6(p, 0, 8);
 	assert_int_equal(packet_parse_ip(p, n + 8, &info), -EBADMSG);
-	/* TCP header cut short. */
+	/* TCP header cut short by the capture, and by the payload length. */
 	n = put_v6(p, 6, 20);
 	put_tcp(p + n, TCP_FLAG_SYN);
+	expect_truncated(p, n + 13, "2001:db8:1::1", "2001:db8::20");
+	n = put_v6(p, 6, 13);
 	assert_int_equal(packet_parse_ip(p, n + 13, &info), -EBADMSG);
+	/* Payload length 0 (a jumbogram, or a lie) with the TCP header cut: truncated. */
+	n = put_v6(p, 6, 0);
+	expect_truncated(p, n + 13, "2001:db8:1::1", "2001:db8::20");
+	/* Shorter than the fixed header: no addresses at all. */
+	for (size_t len = 0; len < 40; len++)
+		assert_int_equal(packet_parse_ip(p, len, &info), -EBADMSG);
+}
+
+/*
+ * The attack of the hardening issue: a SYN to the real MX behind one
+ * 256-byte destination options header (an unknown option, type 0x1e, that
+ * receivers skip), captured with NFQUEUE's copy range of 256 bytes. The TCP
+ * header lies beyond the copy; the addresses do not.
+ */
+static void test_ipv6_syn_behind_long_dstopts(void **state)
+{
+	uint8_t p[512];
+	size_t n = put_v6(p, 60, 256 + 20);
+
+	(void)state;
+	memset(p + n, 0, 256);
+	p[n] = 6; /* next header: TCP */
+	p[n + 1] = 256 / 8 - 1;
+	p[n + 2] = 0x1e;    /* option type: unknown, "skip over this option" */
+	p[n + 3] = 256 - 4; /* option data length: the rest of the header */
+	n += 256;
+	n += put_tcp(p + n, TCP_FLAG_SYN);
+	assert_int_equal(n, 40 + 256 + 20);
+	expect_syn(p, n, "2001:db8:1::1", "2001:db8::20");
+	expect_truncated(p, 256, "2001:db8:1::1", "2001:db8::20");
+	/* Every cut that keeps the fixed header keeps the addresses. */
+	for (size_t len = 40; len < n; len++)
+		expect_truncated(p, len, "2001:db8:1::1", "2001:db8::20");
 }
 
 static void test_garbage_never_crashes(void **state)
@@ -233,7 +299,7 @@ static void test_garbage_never_crashes(void **state)
 		int r = packet_parse_ip(p, len, &info);
 
 		assert_true(r == -EBADMSG || r == PACKET_TCP || r == PACKET_NOT_TCP ||
-		            r == PACKET_FRAGMENT);
+		            r == PACKET_FRAGMENT || r == PACKET_TRUNCATED);
 	}
 }
 
@@ -243,11 +309,12 @@ int main(void)
 	    cmocka_unit_test(test_ipv4_plain_and_options),
 	    cmocka_unit_test(test_ipv4_not_syn_and_not_tcp),
 	    cmocka_unit_test(test_ipv4_fragment),
-	    cmocka_unit_test(test_ipv4_malformed),
+	    cmocka_unit_test(test_ipv4_truncated_and_malformed),
 	    cmocka_unit_test(test_ipv6_plain),
 	    cmocka_unit_test(test_ipv6_extension_headers),
 	    cmocka_unit_test(test_ipv6_non_first_fragment_and_others),
 	    cmocka_unit_test(test_ipv6_hostile_chains),
+	    cmocka_unit_test(test_ipv6_syn_behind_long_dstopts),
 	    cmocka_unit_test(test_garbage_never_crashes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -261,6 +261,86 @@ static void test_replay_bad_files(void **state)
 	free(path);
 }
 
+/* pcapng blocks (draft-ietf-opsawg-pcapng): type, total length, body, total length again. */
+static void png_block(FILE *f, uint32_t type, const void *body, size_t n)
+{
+	static const uint8_t pad[4];
+	uint32_t len = (uint32_t)(12 + ((n + 3) & ~(size_t)3));
+
+	fwrite(&type, 4, 1, f);
+	fwrite(&len, 4, 1, f);
+	fwrite(body, 1, n, f);
+	fwrite(pad, 1, (4 - n % 4) % 4, f);
+	fwrite(&len, 4, 1, f);
+}
+
+/* One Enhanced Packet Block: interface 0, microseconds (the default resolution). */
+static void png_packet(FILE *f, uint64_t sec, const uint8_t *p, size_t n)
+{
+	uint8_t body[20 + 256];
+	uint64_t us = sec * 1000000;
+	uint32_t v[5] = {0, (uint32_t)(us >> 32), (uint32_t)us, (uint32_t)n, (uint32_t)n};
+
+	memcpy(body, v, 20);
+	memcpy(body + 20, p, n);
+	png_block(f, 6, body, 20 + n);
+}
+
+/*
+ * pcapng, as tcpdump/dumpcap write by default: libpcap 1.x (Linux, FreeBSD)
+ * reads it; OpenBSD's libpcap reads classic pcap only and must give an error.
+ */
+static void test_replay_pcapng(void **state)
+{
+	/* Host byte order throughout, as the byte-order magic says. */
+	const uint32_t magic = 0x1a2b3c4d, snaplen = 65535;
+	const uint16_t version[2] = {1, 0}, linktype[2] = {FX_LINKTYPE_RAW, 0};
+	const int64_t unknown_length = -1;
+	uint8_t shb[16], idb[8];
+	struct mx_params p = params();
+	char *path = tmp_path(), err[256] = "", *out = NULL;
+	uint8_t rec[256];
+	size_t outlen = 0, n;
+	FILE *f = fopen(path, "wb"), *mem;
+	int r;
+
+	(void)state;
+	assert_non_null(f);
+	memcpy(shb, &magic, 4);
+	memcpy(shb + 4, version, 4);
+	memcpy(shb + 8, &unknown_length, 8);
+	memcpy(idb, linktype, 4); /* link type, reserved */
+	memcpy(idb + 4, &snaplen, 4);
+	png_block(f, 0x0a0d0d0a, shb, sizeof(shb));
+	png_block(f, 1, idb, sizeof(idb));
+	n = fx_ip(rec, "198.51.100.1", "192.0.2.10", 40000, 25, FX_SYN);
+	png_packet(f, T0, rec, n);
+	n = fx_ip(rec, "2001:db8:1::1", "2001:db8::20", 40000, 25, FX_SYN);
+	png_packet(f, T0 + 1, rec, n);
+	assert_int_equal(fclose(f), 0);
+
+	mem = open_memstream(&out, &outlen);
+	assert_non_null(mem);
+	r = replay_file(path, NULL, &p, 100, mem, err, sizeof(err));
+	fclose(mem);
+#ifdef __OpenBSD__
+	assert_true(r < 0);
+	if (!strstr(err, path))
+		fail_msg("error '%s' does not name the file", err);
+#else
+	if (r < 0)
+		fail_msg("replay_file: %s", err);
+	if (!strstr(out, "replay link=raw\n") ||
+	    !strstr(out, "whitelist add addr=198.51.100.1 reason=fake-mx") ||
+	    !strstr(out, "drop src=2001:db8:1::1 dst=2001:db8::20 reason=not-whitelisted\n") ||
+	    !strstr(out, "stats records=2 syns=2 "))
+		fail_msg("unexpected replay of a pcapng file:\n%s", out);
+#endif
+	free(out);
+	unlink(path);
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -268,6 +348,7 @@ int main(void)
 	    cmocka_unit_test(test_replay_pflog_freebsd),
 	    cmocka_unit_test(test_replay_nflog_evict),
 	    cmocka_unit_test(test_replay_bad_files),
+	    cmocka_unit_test(test_replay_pcapng),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -268,6 +268,55 @@ static void test_random_against_model(void **state)
 	whitelist_free(wl);
 }
 
+/* The rDNS flag: set in place (no renewal), replaced by a put, dropped with the entry. */
+static void test_rdns_done_flag(void **state)
+{
+	struct whitelist *wl = whitelist_new(3, key, 1000);
+	struct wl_entry e = entry(ip("192.0.2.1"), 1100), got, victim;
+	mxa_addr absent = ip("192.0.2.2");
+
+	(void)state;
+	assert_int_equal(whitelist_put(wl, &e, NULL), WL_PUT_NEW);
+	assert_true(whitelist_lookup(wl, &e.addr, 1000, &got));
+	assert_false(got.rdns_done);
+	assert_true(whitelist_set_rdns_done(wl, &e.addr, 1000));
+	assert_false(whitelist_set_rdns_done(wl, &absent, 1000));
+	assert_true(whitelist_lookup(wl, &e.addr, 1000, &got));
+	assert_true(got.rdns_done);
+	assert_int_equal(got.deadline, 1100);
+	assert_false(got.used); /* the flag is not "used" */
+	assert_true(whitelist_touch(wl, &e.addr, 1001));
+	assert_true(whitelist_lookup(wl, &e.addr, 1001, &got));
+	assert_true(got.used && got.rdns_done);
+	/* A put carries the caller's flag (mx.c keeps it on renewal). */
+	e.deadline = 1200;
+	assert_int_equal(whitelist_put(wl, &e, NULL), WL_PUT_UPDATED);
+	assert_true(whitelist_lookup(wl, &e.addr, 1001, &got));
+	assert_false(got.rdns_done);
+	assert_true(got.used);
+	e.rdns_done = true;
+	assert_int_equal(whitelist_put(wl, &e, NULL), WL_PUT_UPDATED);
+	assert_true(whitelist_lookup(wl, &e.addr, 1001, &got));
+	assert_true(got.rdns_done);
+	/* Not on an expired entry. */
+	assert_false(whitelist_set_rdns_done(wl, &e.addr, 1200));
+	/* Evicted entries report it; a new entry in the same slot starts without it. */
+	for (uint32_t i = 0; i < 3; i++) {
+		struct wl_entry n = entry(nth(i), 1300 + i);
+
+		whitelist_put(wl, &n, &victim);
+	}
+	assert_true(addr_equal(&victim.addr, &e.addr));
+	assert_true(victim.rdns_done);
+	for (uint32_t i = 0; i < 3; i++) {
+		mxa_addr a = nth(i);
+
+		assert_true(whitelist_lookup(wl, &a, 1001, &got));
+		assert_false(got.rdns_done);
+	}
+	whitelist_free(wl);
+}
+
 static void test_rejects_zero_capacity(void **state)
 {
 	(void)state;
@@ -285,6 +334,7 @@ int main(void)
 	    cmocka_unit_test(test_eviction_ties_oldest_first),
 	    cmocka_unit_test(test_del_and_foreach),
 	    cmocka_unit_test(test_random_against_model),
+	    cmocka_unit_test(test_rdns_done_flag),
 	    cmocka_unit_test(test_rejects_zero_capacity),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,283 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+/*
+ * Pure helpers of the kernel table writers (table-ipset.c, table-pf.c): the
+ * set size for max-entries, the comparison a resync makes, the split of a
+ * batch into ioctl-sized runs, and what a pf errno means. No kernel header,
+ * no I/O: tests/unit/test_table_util.c checks them on any system, the pf
+ * parts included. Header-only (static inline) so that the writers need no
+ * extra source in the build.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+
+#define TABLE_UTIL_DEFAULT_ENTRIES 65536u
+
+/*
+ * ipset: the maxelem of a set mxallowd creates for @max_entries whitelist
+ * entries. The set holds more than the whitelist: the kernel rule (`-j SET
+ * --add-set`) adds every fake-MX client at once, also the ones the daemon
+ * has not read yet or will evict at once when its whitelist is full, and
+ * those stay until the daemon deletes them or a resync removes them. So:
+ * max-entries + 25 %, and at least + 65536 (a burst of log records that
+ * queue in the NFLOG socket while the daemon is busy). A full set costs only
+ * memory that is never used otherwise; a full set refuses new clients.
+ */
+static inline uint32_t table_util_maxelem(uint32_t max_entries)
+{
+	uint64_t m = max_entries ? max_entries : TABLE_UTIL_DEFAULT_ENTRIES;
+	uint64_t room = m / 4 > 65536 ? m / 4 : 65536;
+
+	return m + room > UINT32_MAX ? UINT32_MAX : (uint32_t)(m + room);
+}
+
+/* One table entry: a network (address + prefix length) and, ipset only, its remaining seconds. */
+struct table_util_entry {
+	mxa_addr addr;
+	uint32_t timeout;
+	uint8_t prefix;
+};
+
+struct table_util_vec {
+	struct table_util_entry *v;
+	size_t n;
+	size_t cap;
+};
+
+static inline int table_util_vec_push(struct table_util_vec *vec, const mxa_addr *a,
+                                      uint8_t prefix, uint32_t timeout)
+{
+	if (vec->n == vec->cap) {
+		size_t cap = vec->cap ? 2 * vec->cap : 256;
+		struct table_util_entry *v = realloc(vec->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		vec->v = v;
+		vec->cap = cap;
+	}
+	vec->v[vec->n++] = (struct table_util_entry){.addr = *a, .timeout = timeout, .prefix = prefix};
+	return 0;
+}
+
+static inline void table_util_vec_free(struct table_util_vec *vec)
+{
+	free(vec->v);
+	*vec = (struct table_util_vec){0};
+}
+
+/* Orders by network: address bytes, then prefix length. */
+static inline int table_util_entry_cmp(const void *a, const void *b)
+{
+	const struct table_util_entry *x = a, *y = b;
+	int c = memcmp(x->addr.b, y->addr.b, sizeof(x->addr.b));
+
+	if (c)
+		return c;
+	return (x->prefix > y->prefix) - (x->prefix < y->prefix);
+}
+
+/* Sorts @v and drops repeated networks, keeping the longest timeout. Returns the new length. */
+static inline size_t table_util_sort_unique(struct table_util_entry *v, size_t n)
+{
+	size_t out = 0;
+
+	if (n == 0)
+		return 0;
+	qsort(v, n, sizeof(*v), table_util_entry_cmp);
+	for (size_t i = 1; i < n; i++) {
+		if (table_util_entry_cmp(&v[out], &v[i]) == 0) {
+			if (v[i].timeout > v[out].timeout)
+				v[out].timeout = v[i].timeout;
+			continue;
+		}
+		v[++out] = v[i];
+	}
+	return out + 1;
+}
+
+enum table_util_change {
+	TABLE_UTIL_ADD = 1,    /* wanted, absent from the kernel */
+	TABLE_UTIL_DEL = 2,    /* in the kernel, not wanted */
+	TABLE_UTIL_RETIME = 3, /* in both, the kernel's timeout is off by more than the slack */
+};
+
+typedef int (*table_util_change_fn)(void *ctx, enum table_util_change c,
+                                    const struct table_util_entry *e);
+
+/**
+ * table_util_diff() - walk @have (the kernel's) and @want (the whitelist's),
+ * both sorted and unique (table_util_sort_unique()), and call @fn for each
+ * difference: ADD and RETIME with the wanted entry, DEL with the kernel's.
+ * @slack: RETIME when the timeouts differ by more; UINT32_MAX never (pf).
+ * Returns the number of differences, or the first negative value of @fn.
+ */
+static inline long table_util_diff(const struct table_util_entry *have, size_t nh,
+                                   const struct table_util_entry *want, size_t nw, uint32_t slack,
+                                   table_util_change_fn fn, void *ctx)
+{
+	size_t i = 0, j = 0;
+	long count = 0;
+	int r;
+
+	while (i < nh || j < nw) {
+		int c = i == nh ? 1 : j == nw ? -1 : table_util_entry_cmp(&have[i], &want[j]);
+		enum table_util_change what = 0;
+		const struct table_util_entry *e = NULL;
+
+		if (c < 0) {
+			what = TABLE_UTIL_DEL, e = &have[i++];
+		} else if (c > 0) {
+			what = TABLE_UTIL_ADD, e = &want[j++];
+		} else {
+			uint32_t a = have[i].timeout, b = want[j].timeout;
+
+			if (slack != UINT32_MAX && (a > b ? a - b : b - a) > slack)
+				what = TABLE_UTIL_RETIME, e = &want[j];
+			i++, j++;
+		}
+		if (!e)
+			continue;
+		r = fn(ctx, what, e);
+		if (r < 0)
+			return r;
+		count++;
+	}
+	return count;
+}
+
+/*
+ * End (exclusive) of the run that starts at @from in a queue whose kinds are
+ * @add[0..n): changes of the same kind as @add[from], at most @max of them.
+ * Runs keep the queue's order, so a delete then a re-add of one address
+ * stays so; @max keeps each ioctl under the kernel's limit.
+ */
+static inline size_t table_util_run_end(const bool *add, size_t n, size_t from, size_t max)
+{
+	size_t end = from + 1;
+
+	if (from >= n)
+		return n;
+	while (end < n && end - from < max && add[end] == add[from])
+		end++;
+	return end;
+}
+
+/* What a pf ioctl (or the open of /dev/pf) was doing, for table_util_pf_explain(). */
+enum table_util_pf_op {
+	TABLE_UTIL_PF_OPEN,
+	TABLE_UTIL_PF_CLEAR,
+	TABLE_UTIL_PF_ADD,
+	TABLE_UTIL_PF_DEL,
+	TABLE_UTIL_PF_GET,
+	TABLE_UTIL_PF_SET,
+};
+
+/*
+ * A failed batch is worth retrying address by address when the error may
+ * concern only some of its addresses: EINVAL (one address refused; FreeBSD:
+ * the batch was above net.pf.request_maxcount) and ENOMEM (the table-entries
+ * limit was reached midway). Other errors concern the table or the device.
+ */
+static inline bool table_util_pf_retry_singly(int e)
+{
+	return e == EINVAL || e == ENOMEM;
+}
+
+/**
+ * table_util_pf_explain() - one line an admin can act on for errno @e from
+ * @op on pf table @table. @freebsd: the FreeBSD meanings (ENOENT: pf.ko not
+ * loaded; EINVAL also for a batch above net.pf.request_maxcount). Table
+ * ioctls work with pf disabled (pfctl -d), so no message blames that.
+ */
+static inline void table_util_pf_explain(const char *table, enum table_util_pf_op op, int e,
+                                         bool freebsd, char *err, size_t errlen)
+{
+	static const char *const what[] = {
+	    [TABLE_UTIL_PF_OPEN] = "opening /dev/pf",
+	    [TABLE_UTIL_PF_CLEAR] = "flushing the table",
+	    [TABLE_UTIL_PF_ADD] = "adding addresses",
+	    [TABLE_UTIL_PF_DEL] = "deleting addresses",
+	    [TABLE_UTIL_PF_GET] = "reading the table",
+	    [TABLE_UTIL_PF_SET] = "replacing the table's contents",
+	};
+	const char *w = what[op];
+
+	if (e == ENOENT && freebsd) {
+		snprintf(err, errlen,
+		         "pf: %s: %s: pf.ko is not loaded: kldload pf (pf_enable=\"YES\" in "
+		         "/etc/rc.conf loads it at boot)",
+		         w, strerror(e));
+		return;
+	}
+	if (op == TABLE_UTIL_PF_OPEN) {
+		switch (e) {
+		case EACCES:
+		case EPERM:
+			snprintf(err, errlen,
+			         "pf: %s: %s: /dev/pf needs root (read-write access to the device)", w,
+			         strerror(e));
+			break;
+		case ENOENT:
+			snprintf(err, errlen, "pf: %s: %s: create the device: cd /dev && sh MAKEDEV pf",
+			         w, strerror(e));
+			break;
+		case ENXIO:
+		case ENODEV:
+			snprintf(err, errlen, "pf: %s: %s: this kernel has no pf device%s", w,
+			         strerror(e), freebsd ? " (kldload pf)" : "");
+			break;
+		default:
+			snprintf(err, errlen, "pf: %s: %s", w, strerror(e));
+			break;
+		}
+		return;
+	}
+	switch (e) {
+	case ESRCH:
+		snprintf(err, errlen,
+		         "pf: %s: no table <%s> in the main ruleset: declare `table <%s> persist` "
+		         "in pf.conf and reload it (pfctl -f /etc/pf.conf)",
+		         w, table, table);
+		break;
+	case EPERM:
+		snprintf(err, errlen,
+		         "pf: %s: table <%s> is const: declare it without const (`table <%s> "
+		         "persist`) and reload pf.conf",
+		         w, table, table);
+		break;
+	case EACCES:
+		snprintf(err, errlen, "pf: %s: /dev/pf is not open for writing: run mxallowd as root",
+		         w);
+		break;
+	case EINVAL:
+		snprintf(err, errlen,
+		         "pf: %s: invalid argument: the table name '%s' or an address was refused%s", w,
+		         table,
+		         freebsd ? ", or the batch was above sysctl net.pf.request_maxcount" : "");
+		break;
+	case ENOMEM:
+		snprintf(err, errlen,
+		         "pf: %s: out of table entries: raise `set limit table-entries` in pf.conf "
+		         "(pfctl -sm shows it) or lower max-entries",
+		         w);
+		break;
+	case ENODEV:
+	case ENOTTY:
+		snprintf(err, errlen,
+		         "pf: %s: %s: the kernel's pf structures differ from the ones mxallowd was "
+		         "built with: rebuild it on this system release",
+		         w, strerror(e));
+		break;
+	default:
+		snprintf(err, errlen, "pf: %s: %s", w, strerror(e));
+		break;
+	}
+}

@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * SIGHUP: read the configuration again, resolve the server names without
+ * blocking the loop (verdicts go on meanwhile), then swap the new values in.
+ * Restart-only keys keep their running values, with a warning naming them.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <event2/dns.h>
+#include <event2/util.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "nfqueue.h"
+#include "sdnotify.h"
+
+#define NAME_MAX_ADDRS 64
+
+struct name {
+	struct reload *r;
+	const char *spec; /* points into r->next */
+	struct evdns_getaddrinfo_request *req;
+	mxa_addr addrs[NAME_MAX_ADDRS];
+	int n; /* addresses, or a negative errno */
+	char why[128];
+	bool done;
+};
+
+struct reload {
+	struct daemon *d;
+	struct evdns_base *dns;
+	struct config next;
+	struct name *names;
+	size_t n_names, pending;
+	bool starting; /* callbacks that come while requests are issued do not finish */
+	bool again;    /* another SIGHUP came meanwhile */
+};
+
+static void reload_destroy(struct reload *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->n_names; i++)
+		if (!r->names[i].done && r->names[i].req)
+			evdns_getaddrinfo_cancel(r->names[i].req); /* its callback marks it done */
+	if (r->dns)
+		evdns_base_free(r->dns, 0);
+	config_clear(&r->next);
+	free(r->names);
+	free(r);
+}
+
+void reload_free(struct daemon *d)
+{
+	reload_destroy(d->reload);
+	d->reload = NULL;
+}
+
+/* The resolver config_resolve_servers() sees: the answers gathered above. */
+static int cached(void *ctx, const char *spec, mxa_addr *out, size_t max, char *why, size_t len)
+{
+	struct reload *r = ctx;
+
+	for (size_t i = 0; i < r->n_names; i++) {
+		struct name *nm = &r->names[i];
+		size_t n;
+
+		if (strcmp(nm->spec, spec) != 0)
+			continue;
+		if (nm->n < 0) {
+			snprintf(why, len, "%s", nm->why);
+			return nm->n;
+		}
+		n = (size_t)nm->n < max ? (size_t)nm->n : max;
+		memcpy(out, nm->addrs, n * sizeof(*out));
+		return (int)n;
+	}
+	snprintf(why, len, "not resolved");
+	return -ENOENT;
+}
+
+static void apply(struct daemon *d, struct config *c, struct config_servers *s)
+{
+	struct mx_params p;
+	char names[512];
+
+	/* First keep what only a restart changes: the core must go on with the running prefixes. */
+	if (config_restart_changes(&d->cfg, c, names, sizeof(names)) > 0)
+		log_msg(LOG_WARNING, "reload: %s: take effect on restart; running values kept",
+		        names);
+	if (config_keep_restart(c, &d->cfg) < 0) {
+		log_msg(LOG_ERR, "reload failed: out of memory; keeping previous configuration");
+		config_servers_clear(s);
+		return;
+	}
+	daemon_fill_params(&p, c, s);
+	if (mx_set_params(d->mx, &p) < 0) {
+		log_msg(LOG_ERR, "reload failed: invalid parameters; keeping previous configuration");
+		config_servers_clear(s);
+		return;
+	}
+	if (d->q && (c->queue_maxlen != d->cfg.queue_maxlen || c->fail_open != d->cfg.fail_open))
+		if (nfqueue_configure(d->q, c->queue_maxlen, c->fail_open) < 0)
+			log_msg(LOG_WARNING, "reload: cannot change queue-maxlen/fail-open");
+	log_set_quiet(c->quiet);
+	d->lines.per_second = c->log_rate;
+	config_clear(&d->cfg);
+	config_servers_clear(&d->servers);
+	d->cfg = *c;
+	d->servers = *s;
+	memset(c, 0, sizeof(*c));
+	log_msg(LOG_NOTICE, "reload ok");
+}
+
+static void finish(struct reload *r)
+{
+	struct daemon *d = r->d;
+	struct config_servers s;
+	char err[CONFIG_ERRLEN];
+	bool again = r->again;
+
+	if (config_resolve_servers(&r->next, cached, r, &s, err, sizeof(err)) < 0)
+		log_msg(LOG_ERR, "reload failed: %s; keeping previous configuration", err);
+	else
+		apply(d, &r->next, &s);
+	sd_notify_ready();
+	d->reload = NULL;
+	reload_destroy(r);
+	if (again)
+		reload_start(d);
+}
+
+static void finish_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	finish(arg);
+}
+
+/* Not from inside the resolver's callback: finish() frees that resolver. */
+static void finish_later(struct reload *r)
+{
+	struct timeval now = {0, 0};
+
+	if (event_base_once(r->d->base, -1, EV_TIMEOUT, finish_cb, r, &now) < 0)
+		finish(r);
+}
+
+static void resolved(int result, struct evutil_addrinfo *res, void *arg)
+{
+	struct name *nm = arg;
+	struct reload *r = nm->r;
+
+	nm->done = true;
+	nm->req = NULL;
+	if (result == 0) {
+		for (struct evutil_addrinfo *ai = res; ai && nm->n < NAME_MAX_ADDRS; ai = ai->ai_next) {
+			if (ai->ai_family == AF_INET)
+				addr_from_v4(&nm->addrs[nm->n++],
+				             &((struct sockaddr_in *)ai->ai_addr)->sin_addr);
+			else if (ai->ai_family == AF_INET6)
+				addr_from_v6(&nm->addrs[nm->n++],
+				             &((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr);
+		}
+		if (nm->n == 0) {
+			nm->n = -ENOENT;
+			snprintf(nm->why, sizeof(nm->why), "no address");
+		}
+	} else {
+		nm->n = -ENOENT;
+		snprintf(nm->why, sizeof(nm->why), "%s", evutil_gai_strerror(result));
+	}
+	if (res)
+		evutil_freeaddrinfo(res);
+	if (result == EVUTIL_EAI_CANCEL)
+		return; /* reload_destroy() */
+	if (--r->pending == 0 && !r->starting)
+		finish_later(r);
+}
+
+static int add_names(struct reload *r, const struct config_list *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		mxa_addr a;
+		struct name *v;
+
+		if (addr_parse(&a, l->v[i].spec) == 0)
+			continue; /* a literal: nothing to resolve */
+		v = realloc(r->names, (r->n_names + 1) * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		r->names = v;
+		r->names[r->n_names++] = (struct name){.r = r, .spec = l->v[i].spec};
+	}
+	return 0;
+}
+
+void reload_start(struct daemon *d)
+{
+	struct evutil_addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC};
+	char err[CONFIG_ERRLEN];
+	struct reload *r;
+
+	if (d->reload) {
+		d->reload->again = true; /* the newest file wins, read once the names are in */
+		return;
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		log_msg(LOG_ERR, "reload failed: out of memory; keeping previous configuration");
+		return;
+	}
+	r->d = d;
+	sd_notify_reloading();
+	if (cli_build_config(&d->cli, &r->next, err, sizeof(err)) < 0) {
+		log_msg(LOG_ERR, "reload failed: %s; keeping previous configuration", err);
+		free(r);
+		sd_notify_ready();
+		return;
+	}
+	if (add_names(r, &r->next.fake) < 0 || add_names(r, &r->next.real) < 0) {
+		log_msg(LOG_ERR, "reload failed: out of memory; keeping previous configuration");
+		reload_destroy(r);
+		sd_notify_ready();
+		return;
+	}
+	d->reload = r;
+	if (r->n_names == 0) {
+		finish(r);
+		return;
+	}
+	/* A fresh resolver: /etc/resolv.conf and /etc/hosts as they are now. */
+	r->dns = evdns_base_new(d->base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
+	if (!r->dns) {
+		log_msg(LOG_ERR, "reload failed: cannot set up the resolver from /etc/resolv.conf; "
+		                 "keeping previous configuration");
+		d->reload = NULL;
+		reload_destroy(r);
+		sd_notify_ready();
+		return;
+	}
+	evdns_base_set_option(r->dns, "timeout:", "3");
+	evdns_base_set_option(r->dns, "attempts:", "2");
+	r->starting = true;
+	r->pending = r->n_names;
+	for (size_t i = 0; i < r->n_names; i++)
+		r->names[i].req =
+		    evdns_getaddrinfo(r->dns, r->names[i].spec, NULL, &hints, resolved, &r->names[i]);
+	r->starting = false;
+	if (r->pending == 0)
+		finish_later(r);
+}

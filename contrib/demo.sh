@@ -11,19 +11,26 @@
 # goes straight to mx2 (dropped).
 #
 # Usage: contrib/demo.sh            (MXALLOWD=/path/to/mxallowd to use another binary)
+# On a fresh Debian 12 it first installs what it needs (contrib/install-deps.sh, which does
+# nothing when everything is there) and builds mxallowd.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+if [ "$(id -u)" -ne 0 ]; then
+	echo "demo: needs root (it creates network namespaces); run it as root" >&2
+	exit 1
+fi
+"$ROOT/contrib/install-deps.sh" || {
+	echo "demo: installing the Debian packages failed" >&2
+	exit 1
+}
+given_binary=${MXALLOWD:-}
 # shellcheck source=tests/integration/lib.sh
 . "$ROOT/tests/integration/lib.sh"
 MXA_NAME=demo
 
-if [ "$(id -u)" -ne 0 ]; then
-	echo "demo: needs root (it creates network namespaces)" >&2
-	exit 1
-fi
-if [ ! -x "$MXALLOWD" ]; then
-	echo "demo: $MXALLOWD not found, building it"
-	(cd "$ROOT" && { [ -d build ] || meson setup build; } && meson compile -C build) ||
+if [ -z "$given_binary" ]; then
+	echo "demo: building mxallowd"
+	(cd "$ROOT" && { [ -d build ] || meson setup build >/dev/null; } && meson compile -C build >/dev/null) ||
 		{
 			echo "demo: build failed" >&2
 			exit 1

@@ -18,6 +18,8 @@ packages=(
 	libcmocka-dev valgrind clang-format
 	# fuzz targets (tests/fuzz/run)
 	clang libclang-rt-14-dev
+	# BSD cross build (tests/bsd-check)
+	clang-16 llvm-16
 	# integration tests and contrib/demo.sh
 	ipset iptables iproute2 dnsmasq-base postfix swaks socat tcpdump
 )

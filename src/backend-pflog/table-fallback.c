@@ -43,8 +43,7 @@ int table_commit(struct table *t, char *err, size_t errlen)
 	return -ENOTSUP;
 }
 
-int table_resync(struct table *t, table_entries_fn entries, void *ctx, char *err,
-                 size_t errlen)
+int table_resync(struct table *t, table_entries_fn entries, void *ctx, char *err, size_t errlen)
 {
 	(void)t;
 	(void)entries;

@@ -188,7 +188,8 @@ static struct ipset_session *session_get(struct table *t)
 	if (!t->s) {
 		t->s = ipset_session_init(on_output, t);
 		if (t->s) {
-			/* Adding what is there renews its timeout; deleting what expired is fine. */
+			/* Adding what is there renews its timeout; deleting what expired is fine.
+			 */
 			ipset_envopt_set(t->s, IPSET_ENV_EXIST);
 			ipset_session_output(t->s, IPSET_LIST_PLAIN);
 		}
@@ -233,8 +234,8 @@ static int list_set(struct table *t, const char *name, struct table_util_vec *me
 }
 
 /* Creates @name (hash:net, @family, with timeout support and maxelem) unless it exists. */
-static int set_ensure(struct table *t, const char *name, uint8_t family, bool *created,
-                      char *err, size_t errlen)
+static int set_ensure(struct table *t, const char *name, uint8_t family, bool *created, char *err,
+                      size_t errlen)
 {
 	struct ipset_data *d;
 
@@ -319,8 +320,7 @@ static int set_flush(struct table *t, const char *name, char *err, size_t errlen
 }
 
 /* Creates the set when missing, checks an existing one's size, then empties it. */
-static int set_prepare(struct table *t, const char *name, uint8_t family, char *err,
-                       size_t errlen)
+static int set_prepare(struct table *t, const char *name, uint8_t family, char *err, size_t errlen)
 {
 	bool created;
 	int r = set_ensure(t, name, family, &created, err, errlen);
@@ -374,8 +374,8 @@ static int check_timeouts(struct table *t, char *err, size_t errlen)
 			snprintf(err, errlen,
 			         "ipset: set %s refuses entries with a timeout (%s); recreate it: "
 			         "ipset create %s %s family %s timeout %u maxelem %u",
-			         set, why, set, SET_TYPE, v6 ? "inet6" : "inet", (unsigned)t->timeout,
-			         (unsigned)t->maxelem);
+			         set, why, set, SET_TYPE, v6 ? "inet6" : "inet",
+			         (unsigned)t->timeout, (unsigned)t->maxelem);
 			return -EINVAL;
 		}
 		if (table_del(t, &a) < 0 || table_commit(t, why, sizeof(why)) < 0) {
@@ -515,9 +515,9 @@ static size_t send_singly(struct table *t, char *why, size_t whylen)
 		report_reset(t);
 		if (one_op(t, &t->ops[i], 0) == 0)
 			continue;
+		/* A command sent at once leaves the session clean (libipset resets it). */
 		if (!refused++)
 			snprintf(why, whylen, "%s", report(t));
-		session_reset(t);
 	}
 	report_reset(t);
 	return refused;
@@ -545,8 +545,8 @@ int table_commit(struct table *t, char *err, size_t errlen)
 	if (refused == 0)
 		return (int)n; /* the batch failed for a reason that did not last */
 	t->stats.refused += refused;
-	snprintf(err, errlen, "ipset: %zu of %zu changes to %s/%s refused: %s", refused, n,
-	         t->set4, t->set6, why);
+	snprintf(err, errlen, "ipset: %zu of %zu changes to %s/%s refused: %s", refused, n, t->set4,
+	         t->set6, why);
 	return -EIO;
 }
 
@@ -563,8 +563,7 @@ static int resync_put(void *ctx, const mxa_addr *a, uint32_t timeout)
 
 	if (timeout > IPSET_MAX_TIMEOUT)
 		timeout = IPSET_MAX_TIMEOUT;
-	if (table_util_vec_push(&rs->want, a,
-	                        (uint8_t)(v4 ? rs->t->v4_prefix : rs->t->v6_prefix),
+	if (table_util_vec_push(&rs->want, a, (uint8_t)(v4 ? rs->t->v4_prefix : rs->t->v6_prefix),
 	                        timeout ? timeout : 1) < 0) {
 		rs->error = -ENOMEM;
 		return -ENOMEM;
@@ -581,8 +580,7 @@ static int resync_change(void *ctx, enum table_util_change c, const struct table
 	return table_add(rs->t, &e->addr, e->timeout);
 }
 
-int table_resync(struct table *t, table_entries_fn entries, void *ctx, char *err,
-                 size_t errlen)
+int table_resync(struct table *t, table_entries_fn entries, void *ctx, char *err, size_t errlen)
 {
 	static const uint8_t families[2] = {NFPROTO_IPV4, NFPROTO_IPV6};
 	struct table_util_vec have = {0};

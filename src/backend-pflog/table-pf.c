@@ -82,13 +82,13 @@ _Static_assert(sizeof(((struct pfioc_table *)0)->pfrio_size) == sizeof(int), "pf
 /* OpenBSD 7.x: address, pfra_ifname[16], states, weight, af, net, not, fback, type, pad[7]. */
 _Static_assert(sizeof(struct pfr_addr) == 52, "OpenBSD struct pfr_addr");
 _Static_assert(offsetof(struct pfr_addr, pfra_af) == 38, "OpenBSD pfra_af");
-_Static_assert(sizeof(struct pfioc_table) == 1112, "OpenBSD struct pfioc_table");
+_Static_assert(sizeof(struct pfioc_table) == 1104, "OpenBSD struct pfioc_table");
 _Static_assert(offsetof(struct pfioc_table, pfrio_buffer) == 1064, "OpenBSD pfrio_buffer");
 #elif defined(__FreeBSD__) && defined(__amd64__)
 /* FreeBSD 13/14: address, af, net, not, fback. */
 _Static_assert(sizeof(struct pfr_addr) == 20, "FreeBSD struct pfr_addr");
 _Static_assert(offsetof(struct pfr_addr, pfra_af) == 16, "FreeBSD pfra_af");
-_Static_assert(sizeof(struct pfioc_table) == 1112, "FreeBSD struct pfioc_table");
+_Static_assert(sizeof(struct pfioc_table) == 1104, "FreeBSD struct pfioc_table");
 _Static_assert(offsetof(struct pfioc_table, pfrio_buffer) == 1064, "FreeBSD pfrio_buffer");
 #endif
 
@@ -99,7 +99,7 @@ struct table {
 	unsigned v6_prefix;
 	bool replace_only;
 	size_t chunk;       /* addresses per ioctl */
-	size_t max_request; /* FreeBSD: net.pf.request_maxcount; SIZE_MAX elsewhere */
+	size_t max_request; /* FreeBSD: net.pf.request_maxcount; INT_MAX elsewhere */
 	/* The queue: addrs[i] is added when add[i], deleted otherwise. */
 	struct pfr_addr *addrs;
 	bool *add;
@@ -407,9 +407,9 @@ struct resync {
 static int resync_put(void *ctx, const mxa_addr *a, uint32_t timeout)
 {
 	struct resync *rs = ctx;
-	bool v4 = addr_is_v4(a);
+	bool is4 = addr_is_v4(a);
 
-	if (table_util_vec_push(&rs->want, a, (uint8_t)(v4 ? rs->t->v4_prefix : rs->t->v6_prefix),
+	if (table_util_vec_push(&rs->want, a, (uint8_t)(is4 ? rs->t->v4_prefix : rs->t->v6_prefix),
 	                        timeout) < 0) {
 		rs->error = -ENOMEM;
 		return -ENOMEM;
@@ -425,19 +425,30 @@ static int resync_change(void *ctx, enum table_util_change c, const struct table
 }
 
 /* replace_only: the whole table in one DIOCRSETADDRS (it cannot be cut in runs). */
-static long replace(struct table *t, const struct table_util_vec *want, char *err,
-                    size_t errlen)
+static long replace(struct table *t, const struct table_util_vec *want, char *err, size_t errlen)
 {
 	struct pfioc_table io;
 	struct pfr_addr *buf;
 	long changed;
 	int r;
 
+	if (want->n == 0) {
+		/* Nothing to replace with: the flush says the same without an empty buffer. */
+		io_init(t, &io);
+		if (ioctl(t->fd, DIOCRCLRADDRS, &io) < 0) {
+			r = errno;
+			explain(t, TABLE_UTIL_PF_CLEAR, r, err, errlen);
+			return -r;
+		}
+		changed = io.pfrio_ndel > (int)t->pending ? io.pfrio_ndel - (long)t->pending : 0;
+		t->pending = 0;
+		return changed;
+	}
 	if (want->n > t->max_request) {
 		explain(t, TABLE_UTIL_PF_SET, EINVAL, err, errlen);
 		return -EINVAL;
 	}
-	buf = calloc(want->n ? want->n : 1, sizeof(*buf));
+	buf = calloc(want->n, sizeof(*buf));
 	if (!buf) {
 		snprintf(err, errlen, "pf: out of memory");
 		return -ENOMEM;
@@ -457,8 +468,7 @@ static long replace(struct table *t, const struct table_util_vec *want, char *er
 	return changed;
 }
 
-int table_resync(struct table *t, table_entries_fn entries, void *ctx, char *err,
-                 size_t errlen)
+int table_resync(struct table *t, table_entries_fn entries, void *ctx, char *err, size_t errlen)
 {
 	struct table_util_vec have = {0};
 	struct resync rs = {.t = t};

@@ -51,8 +51,8 @@ struct table_util_vec {
 	size_t cap;
 };
 
-static inline int table_util_vec_push(struct table_util_vec *vec, const mxa_addr *a,
-                                      uint8_t prefix, uint32_t timeout)
+static inline int table_util_vec_push(struct table_util_vec *vec, const mxa_addr *a, uint8_t prefix,
+                                      uint32_t timeout)
 {
 	if (vec->n == vec->cap) {
 		size_t cap = vec->cap ? 2 * vec->cap : 256;
@@ -63,7 +63,8 @@ static inline int table_util_vec_push(struct table_util_vec *vec, const mxa_addr
 		vec->v = v;
 		vec->cap = cap;
 	}
-	vec->v[vec->n++] = (struct table_util_entry){.addr = *a, .timeout = timeout, .prefix = prefix};
+	vec->v[vec->n++] =
+	    (struct table_util_entry){.addr = *a, .timeout = timeout, .prefix = prefix};
 	return 0;
 }
 
@@ -222,12 +223,13 @@ static inline void table_util_pf_explain(const char *table, enum table_util_pf_o
 		case EACCES:
 		case EPERM:
 			snprintf(err, errlen,
-			         "pf: %s: %s: /dev/pf needs root (read-write access to the device)", w,
-			         strerror(e));
+			         "pf: %s: %s: /dev/pf needs root (read-write access to the device)",
+			         w, strerror(e));
 			break;
 		case ENOENT:
-			snprintf(err, errlen, "pf: %s: %s: create the device: cd /dev && sh MAKEDEV pf",
-			         w, strerror(e));
+			snprintf(err, errlen,
+			         "pf: %s: %s: create the device: cd /dev && sh MAKEDEV pf", w,
+			         strerror(e));
 			break;
 		case ENXIO:
 		case ENODEV:
@@ -254,14 +256,15 @@ static inline void table_util_pf_explain(const char *table, enum table_util_pf_o
 		         w, table, table);
 		break;
 	case EACCES:
-		snprintf(err, errlen, "pf: %s: /dev/pf is not open for writing: run mxallowd as root",
-		         w);
+		snprintf(err, errlen,
+		         "pf: %s: /dev/pf is not open for writing: run mxallowd as root", w);
 		break;
 	case EINVAL:
-		snprintf(err, errlen,
-		         "pf: %s: invalid argument: the table name '%s' or an address was refused%s", w,
-		         table,
-		         freebsd ? ", or the batch was above sysctl net.pf.request_maxcount" : "");
+		snprintf(
+		    err, errlen,
+		    "pf: %s: invalid argument: the table name '%s' or an address was refused%s", w,
+		    table,
+		    freebsd ? ", or the batch was above sysctl net.pf.request_maxcount" : "");
 		break;
 	case ENOMEM:
 		snprintf(err, errlen,

@@ -92,8 +92,7 @@ typedef int (*table_entries_fn)(void *ctx, table_put_fn put, void *put_ctx);
  * Queued changes are sent too. Returns the number of entries corrected, or
  * a negative errno with a reason in @err.
  */
-int table_resync(struct table *t, table_entries_fn entries, void *ctx, char *err,
-                 size_t errlen);
+int table_resync(struct table *t, table_entries_fn entries, void *ctx, char *err, size_t errlen);
 
 /*
  * True when queued changes can only reach the kernel through table_resync()

@@ -66,12 +66,12 @@ static const struct key keys[] = {
      F(no_rdns),
      0,
      0},
-    /* The resolver keeps at most 64 addresses of a name. */
+    /* The resolver keeps at most 64 addresses of a name, the client's own among them. */
     {{"rdns-max", 0, 0, true, false, "N", "32", "rDNS siblings per client"},
      KEY_UINT,
      F(rdns_max),
      0,
-     64},
+     63},
     {{"rdns-rate", 0, 0, true, false, "N", "100", "rDNS lookups started per second"},
      KEY_UINT,
      F(rdns_rate),

@@ -197,6 +197,8 @@ static int setup_loop(struct daemon *d, char *err, size_t errlen)
 	                   errlen);
 	if (!d->rdns)
 		return -EIO;
+	rdns_set_failed(d->rdns, daemon_rdns_failed);
+	rdns_set_rate(d->rdns, d->cfg.rdns_rate);
 	if (d->pf)
 		d->ev_queue =
 		    event_new(d->base, pflog_fd(d->pf), EV_READ | EV_PERSIST, on_capture, d);

@@ -60,6 +60,9 @@ void daemon_table_sync(struct daemon *d);
 void daemon_rdns_done(void *ctx, const mxa_addr *client, const char *name, const mxa_addr *addrs,
                       size_t n);
 void daemon_rdns_error(void *ctx, const mxa_addr *client, const char *what);
+enum rdns_failure;
+void daemon_rdns_failed(void *ctx, const mxa_addr *client, enum rdns_failure why, const char *what,
+                        const char *name);
 
 /* Fills the core's parameters from a configuration and its resolved servers. */
 void daemon_fill_params(struct mx_params *p, const struct config *c,
@@ -69,5 +72,11 @@ void daemon_fill_params(struct mx_params *p, const struct config *c,
 void reload_start(struct daemon *d);
 void reload_free(struct daemon *d);
 
-/* stats.c */
+/* stats.c: every counter by name, in the order of the stats line. */
+struct stat_item {
+	const char *name;
+	uint64_t value;
+};
+#define STATS_MAX 64
+size_t stats_collect(const struct daemon *d, struct stat_item *v, size_t max);
 void stats_log(struct daemon *d);

@@ -17,6 +17,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "nfqueue.h"
+#include "resolve.h"
 #include "sdnotify.h"
 
 #define NAME_MAX_ADDRS 64
@@ -107,6 +108,8 @@ static void apply(struct daemon *d, struct config *c, struct config_servers *s)
 	if (d->q && (c->queue_maxlen != d->cfg.queue_maxlen || c->fail_open != d->cfg.fail_open))
 		if (nfqueue_configure(d->q, c->queue_maxlen, c->fail_open) < 0)
 			log_msg(LOG_WARNING, "reload: cannot change queue-maxlen/fail-open");
+	if (d->rdns)
+		rdns_set_rate(d->rdns, c->rdns_rate);
 	log_set_quiet(c->quiet);
 	d->lines.per_second = c->log_rate;
 	config_clear(&d->cfg);

@@ -2,7 +2,7 @@
 /*
  * The notification protocol is a stable interface of systemd (documented in
  * sd_notify(3) for reimplementation): a datagram of NEWLINE-separated
- * assignments to the AF_UNIX socket in $NOTIFY_SOCKET ('@' for the abstract
+ * assignments (each ended by one, which systemd accepts) to the AF_UNIX socket in $NOTIFY_SOCKET ('@' for the abstract
  * namespace). A few lines here spare the BSD build a libsystemd dependency.
  */
 #include "sdnotify.h"
@@ -45,7 +45,7 @@ void sd_notify_ready(void)
 {
 	char msg[64];
 
-	snprintf(msg, sizeof(msg), "READY=1\nMAINPID=%ld", (long)getpid());
+	snprintf(msg, sizeof(msg), "READY=1\nMAINPID=%ld\n", (long)getpid());
 	notify(msg);
 }
 
@@ -55,14 +55,14 @@ void sd_notify_reloading(void)
 	char msg[80];
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%lld",
+	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%lld\n",
 	         (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
 	notify(msg);
 }
 
 void sd_notify_stopping(void)
 {
-	notify("STOPPING=1");
+	notify("STOPPING=1\n");
 }
 
 void sd_notify_watchdog(void)
@@ -74,5 +74,5 @@ void sd_notify_watchdog(void)
 		return;
 	if (pid && *pid && strtol(pid, NULL, 10) != (long)getpid())
 		return;
-	notify("WATCHDOG=1");
+	notify("WATCHDOG=1\n");
 }

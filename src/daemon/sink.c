@@ -75,7 +75,10 @@ static void sink_resolve(void *ctx, const mxa_addr *client)
 		if (d->rdns_skipped++ % 1000 == 0)
 			log_msg(LOG_WARNING, "rdns addr=%s error=%s (skipped so far: %" PRIu64 ")",
 			        addr_format(client, a),
-			        r == -EBUSY ? "too-many-lookups" : strerror(-r), d->rdns_skipped);
+			        r == -EBUSY    ? "too-many-lookups"
+			        : r == -EAGAIN ? "rate-limited"
+			                       : strerror(-r),
+			        d->rdns_skipped);
 	}
 }
 
@@ -138,6 +141,22 @@ void daemon_rdns_error(void *ctx, const mxa_addr *client, const char *what)
 
 	(void)ctx;
 	log_msg(LOG_INFO, "rdns addr=%s error=%s", addr_format(client, a), what);
+}
+
+/* @name arrives escaped (text_escape()): safe in a log line. */
+void daemon_rdns_failed(void *ctx, const mxa_addr *client, enum rdns_failure why, const char *what,
+                        const char *name)
+{
+	struct daemon *d = ctx;
+	char a[ADDR_STRLEN];
+
+	mx_rdns_failed(d->mx, client, why == RDNS_FAIL_TEMPORARY ? MX_RDNS_TEMPORARY : MX_RDNS_FINAL,
+	               daemon_now());
+	if (name)
+		log_msg(LOG_INFO, "rdns addr=%s error=%s name=%s", addr_format(client, a), what,
+		        name);
+	else
+		log_msg(LOG_INFO, "rdns addr=%s error=%s", addr_format(client, a), what);
 }
 
 void daemon_fill_params(struct mx_params *p, const struct config *c,

@@ -66,7 +66,7 @@ static void test_set_values_and_errors(void **state)
 	    /* A /0 would let the whole address family in after one fake-MX hit. */
 	    {"ipv4-prefix", "0", "here: ipv4-prefix: '0' is not a whole number from 1 to 32"},
 	    {"ipv6-prefix", "0", "here: ipv6-prefix: '0' is not a whole number from 1 to 128"},
-	    {"rdns-max", "65", "here: rdns-max: '65' is not a whole number from 0 to 64"},
+	    {"rdns-max", "64", "here: rdns-max: '64' is not a whole number from 0 to 63"},
 	    {"ipv4-prefix", "33", "here: ipv4-prefix: '33' is not a whole number from 1 to 32"},
 	    {"ipv6-prefix", "129", "here: ipv6-prefix: '129' is not a whole number from 1 to 128"},
 	    {"stdout", "maybe", "here: stdout: 'maybe' is not yes or no"},

@@ -87,8 +87,8 @@ static long members(const char *set)
 	long n = -1;
 	FILE *f;
 
-	snprintf(cmd, sizeof(cmd), "ipset list %s 2>/dev/null | sed -n '/^Members:/,$p' | grep -c timeout",
-	         set);
+	snprintf(cmd, sizeof(cmd),
+	         "ipset list %s 2>/dev/null | sed -n '/^Members:/,$p' | grep -c timeout", set);
 	f = popen(cmd, "r");
 	assert_non_null(f);
 	assert_int_equal(fscanf(f, "%ld", &n), 1);

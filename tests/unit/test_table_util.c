@@ -81,12 +81,16 @@ static void test_diff(void **state)
 {
 	/* Kernel: a stray, a drifted timeout, a good one, one with another prefix. */
 	struct table_util_entry have[] = {
-	    ent("192.0.2.1", 32, 100), ent("192.0.2.2", 32, 3000),
-	    ent("192.0.2.3", 32, 598), ent("2001:db8::1", 64, 50),
+	    ent("192.0.2.1", 32, 100),
+	    ent("192.0.2.2", 32, 3000),
+	    ent("192.0.2.3", 32, 598),
+	    ent("2001:db8::1", 64, 50),
 	};
 	struct table_util_entry want[] = {
-	    ent("192.0.2.2", 32, 600), ent("192.0.2.3", 32, 600),
-	    ent("192.0.2.4", 32, 600), ent("2001:db8::1", 128, 50),
+	    ent("192.0.2.2", 32, 600),
+	    ent("192.0.2.3", 32, 600),
+	    ent("192.0.2.4", 32, 600),
+	    ent("2001:db8::1", 128, 50),
 	};
 	struct seen s = {{0}};
 	long r;
@@ -94,8 +98,9 @@ static void test_diff(void **state)
 	(void)state;
 	r = table_util_diff(have, 4, want, 4, 5, record, &s);
 	assert_int_equal(r, 5);
-	assert_string_equal(s.log, "del 192.0.2.1/32 100;retime 192.0.2.2/32 600;add 192.0.2.4/32 600;"
-	                           "del 2001:db8::1/64 50;add 2001:db8::1/128 50;");
+	assert_string_equal(s.log,
+	                    "del 192.0.2.1/32 100;retime 192.0.2.2/32 600;add 192.0.2.4/32 600;"
+	                    "del 2001:db8::1/64 50;add 2001:db8::1/128 50;");
 	/* pf: no timeouts, so no re-timing. */
 	memset(&s, 0, sizeof(s));
 	assert_int_equal(table_util_diff(have, 4, want, 4, UINT32_MAX, record, &s), 4);
@@ -239,9 +244,9 @@ static void test_pf_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_maxelem),    cmocka_unit_test(test_sort_unique),
-	    cmocka_unit_test(test_diff),       cmocka_unit_test(test_vec),
-	    cmocka_unit_test(test_runs),       cmocka_unit_test(test_pf_errors),
+	    cmocka_unit_test(test_maxelem), cmocka_unit_test(test_sort_unique),
+	    cmocka_unit_test(test_diff),    cmocka_unit_test(test_vec),
+	    cmocka_unit_test(test_runs),    cmocka_unit_test(test_pf_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

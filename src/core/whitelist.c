@@ -17,12 +17,12 @@ struct slot {
 	uint32_t deadline; /* offsets from wl->epoch, in seconds */
 	uint32_t last_use; /* 0: never */
 	uint32_t seq;      /* order of the last put: ties of deadline evict the oldest first */
-	uint32_t heap_pos : 29;
-	uint32_t reason : 2;
+	uint32_t heap_pos : 28;
+	uint32_t reason : 3;
 	uint32_t rdns_done : 1; /* "used" is last_use != 0 */
 };
 
-#define MAX_CAPACITY ((1u << 29) - 1)
+#define MAX_CAPACITY ((1u << 28) - 1)
 
 struct whitelist {
 	uint64_t key[2];
@@ -195,6 +195,14 @@ const char *whitelist_reason_name(enum wl_reason r)
 		return "rdns-sibling";
 	case WL_REASON_STATIC:
 		return "static";
+	case WL_REASON_MANUAL:
+		return "manual";
+	case WL_REASON_RDNS_DOMAIN:
+		return "rdns-domain";
+	case WL_REASON_TRUSTED:
+		return "trusted-domain";
+	case WL_REASON_PEER:
+		return "peer";
 	}
 	return "unknown";
 }

@@ -11,7 +11,11 @@
 enum wl_reason {
 	WL_REASON_FAKE_MX = 1,      /* the client itself tried a fake MX */
 	WL_REASON_RDNS_SIBLING = 2, /* another address of a forward-confirmed rDNS name */
-	WL_REASON_STATIC = 3,       /* configured by the administrator */
+	WL_REASON_STATIC = 3,       /* configured by the administrator (allow lists) */
+	WL_REASON_MANUAL = 4,       /* added by the administrator at run time (mxallowctl) */
+	WL_REASON_RDNS_DOMAIN = 5,  /* forward-confirmed name in a domain with a fake-MX member */
+	WL_REASON_TRUSTED = 6,      /* forward-confirmed name under a trust-domain */
+	WL_REASON_PEER = 7,         /* learnt from another mxallowd (shared whitelist) */
 };
 
 /* One entry as callers see it; stored more compactly inside. */
@@ -46,7 +50,7 @@ struct whitelist;
  *
  * Eviction rule when full: the entry with the earliest deadline goes; among
  * entries with the same deadline, the one put (added or renewed) longest ago.
- * Returns NULL on allocation failure, a zero capacity or one above 2^29 - 1.
+ * Returns NULL on allocation failure, a zero capacity or one above 2^28 - 1.
  */
 struct whitelist *whitelist_new(size_t capacity, const uint64_t key[2], mxa_time now);
 struct whitelist *whitelist_free(struct whitelist *wl);

@@ -13,7 +13,7 @@ packages=(
 	# build
 	build-essential meson ninja-build pkg-config
 	libnetfilter-queue-dev libmnl-dev libevent-dev
-	libpcap-dev libipset-dev
+	libpcap-dev libipset-dev libcap-ng-dev
 	# unit tests, memory checks, formatting
 	libcmocka-dev valgrind clang-format
 	# fuzz targets (tests/fuzz/run)

@@ -108,6 +108,10 @@ static int parse_ip(const uint8_t *p, size_t len, struct link_record *rec)
 
 	if (r < 0)
 		return r;
+	/* A record cut before its TCP header: the kernel already decided by address; count it
+	 * as malformed rather than guess whether it was a SYN to port 25. */
+	if (r == PACKET_TRUNCATED)
+		return -EBADMSG;
 	return r == PACKET_TCP ? LINK_TCP : LINK_SKIP;
 }
 

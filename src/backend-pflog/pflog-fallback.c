@@ -97,3 +97,11 @@ int replay_file(const char *path, const char *filter, const struct mx_params *p,
 	         path);
 	return -ENOTSUP;
 }
+
+int pflog_capture_drops(struct pflog *pf, uint64_t *drops, char *err, size_t errlen)
+{
+	(void)pf;
+	*drops = 0;
+	snprintf(err, errlen, "pflog: not built in");
+	return -ENOTSUP;
+}

@@ -234,3 +234,8 @@ const char *pflog_describe(const struct pflog *pf)
 {
 	return pf->describe;
 }
+
+int pflog_capture_drops(struct pflog *pf, uint64_t *drops, char *err, size_t errlen)
+{
+	return capture_drops(pf->cap, drops, err, errlen);
+}

@@ -89,5 +89,12 @@ bool pflog_resync_due(struct pflog *pf, int64_t now);
 int pflog_resync(struct pflog *pf, int64_t now, char *err, size_t errlen);
 
 const struct pflog_stats *pflog_stats(const struct pflog *pf);
+
+/**
+ * pflog_capture_drops() - log records the kernel dropped before the capture
+ * read them, in total since start (see capture_drops()).
+ * Returns 0, or a negative errno with a reason in @err.
+ */
+int pflog_capture_drops(struct pflog *pf, uint64_t *drops, char *err, size_t errlen);
 /* "interface=nflog:5 table=ipset:mx-white,mx-white6" */
 const char *pflog_describe(const struct pflog *pf);

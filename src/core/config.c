@@ -11,7 +11,18 @@
 #include <string.h>
 #include <strings.h>
 
-enum key_type { KEY_FAKE, KEY_REAL, KEY_UINT, KEY_BOOL, KEY_PATH, KEY_STR, KEY_NAME, KEY_BACKEND };
+/* KEY_PATH_OR_NONE: an absolute path, or the word none (the field is then NULL). */
+enum key_type {
+	KEY_FAKE,
+	KEY_REAL,
+	KEY_UINT,
+	KEY_BOOL,
+	KEY_PATH,
+	KEY_STR,
+	KEY_NAME,
+	KEY_BACKEND,
+	KEY_PATH_OR_NONE,
+};
 
 struct key {
 	struct config_key_info info;
@@ -127,6 +138,18 @@ static const struct key keys[] = {
      F(group),
      1,
      31},
+    {{"state-file", 0, 0, true, true, "PATH|none", DEFAULT_STATE_FILE,
+      "keep the whitelist across restarts in PATH"},
+     KEY_PATH_OR_NONE,
+     F(state_file),
+     0,
+     0},
+    {{"save-interval", 0, 0, true, false, "SECONDS", "60",
+      "write the state file this often when the whitelist changed"},
+     KEY_UINT,
+     F(save_interval),
+     1,
+     86400},
     {{"stdout", 's', 0, false, true, NULL, "no", "log to stdout instead of syslog"},
      KEY_BOOL,
      F(log_stdout),
@@ -150,7 +173,7 @@ static const struct key keys[] = {
 static bool key_is_string(const struct key *k)
 {
 	return k->type == KEY_PATH || k->type == KEY_STR || k->type == KEY_NAME ||
-	       k->type == KEY_BACKEND;
+	       k->type == KEY_BACKEND || k->type == KEY_PATH_OR_NONE;
 }
 
 static bool key_is_list(const struct key *k)
@@ -395,6 +418,18 @@ int config_set(struct config *c, const char *key, const char *value, const char 
 			return -EINVAL;
 		}
 		return set_string(field, value, origin, key, err, errlen);
+	case KEY_PATH_OR_NONE:
+		if (value && strcmp(value, "none") == 0) {
+			free(*(char **)field);
+			*(char **)field = NULL;
+			return 0;
+		}
+		if (!value || value[0] != '/') {
+			snprintf(err, errlen, "%s: %s: '%s' is not an absolute path or none", origin,
+			         key, value ? value : "");
+			return -EINVAL;
+		}
+		return set_string(field, value, origin, key, err, errlen);
 	case KEY_STR:
 	case KEY_NAME:
 	case KEY_BACKEND:
@@ -451,6 +486,9 @@ bool config_key_format(const struct config *c, size_t i, size_t item, char *buf,
 		if (!string_value(c, k))
 			return false;
 		snprintf(buf, len, "%s", string_value(c, k));
+		return true;
+	case KEY_PATH_OR_NONE:
+		snprintf(buf, len, "%s", string_value(c, k) ? string_value(c, k) : "none");
 		return true;
 	}
 	return false;

@@ -53,6 +53,8 @@ struct config {
 	char *table;           /* pf table */
 	char *ipset;           /* ipset set for IPv4 */
 	char *ipset6;          /* ipset set for IPv6 */
+	char *state_file;       /* whitelist kept across restarts; NULL: none */
+	uint32_t save_interval; /* seconds between writes of the state file */
 };
 
 /* Prefixes shorter than these are allowed, with a warning (see config_warnings()). */

@@ -82,11 +82,19 @@ static void on_queue(evutil_socket_t fd, short what, void *arg)
 		        "nfqueue: receive buffer overrun (ENOBUFS), %" PRIu64
 		        " so far: the kernel could not hand packets to mxallowd and dropped them "
 		        "(with --fail-open it accepts them instead); the host is not keeping up "
-		        "with the SYN rate",
+		        "with the SYN rate: a lower --queue-maxlen lets the queue limit act before "
+		        "the socket buffer",
 		        n);
 		d->enobufs_seen = n;
 	}
-	if (r < 0) {
+	if (r == -ECOMM) {
+		log_msg(LOG_ERR,
+		        "nfqueue: cannot send verdicts (%s) after retries; exiting: the kernel drops "
+		        "the queued packets, the service manager restarts mxallowd",
+		        strerror(nfqueue_stats(d->q)->send_errno));
+		d->exit_status = 1;
+		event_base_loopbreak(d->base);
+	} else if (r < 0) {
 		log_msg(LOG_ERR, "nfqueue: receive failed: %s; exiting", strerror(-r));
 		d->exit_status = 1;
 		event_base_loopbreak(d->base);
@@ -115,12 +123,25 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
 
-	uint64_t unlogged;
+	uint64_t unlogged, drops;
+	char err[CONFIG_ERRLEN];
 
 	(void)fd;
 	(void)what;
 	mx_expire(d->mx, daemon_now());
 	daemon_table_sync(d);
+	if (d->pf) {
+		if (pflog_resync_due(d->pf, daemon_now()))
+			daemon_table_resync(d);
+		if (pflog_capture_drops(d->pf, &drops, err, sizeof(err)) == 0 &&
+		    drops != d->capture_drops) {
+			log_msg(LOG_WARNING,
+			        "pflog: %" PRIu64 " log records dropped before mxallowd read them (%" PRIu64
+			        " so far): their connections were not seen",
+			        drops - d->capture_drops, drops);
+			d->capture_drops = drops;
+		}
+	}
 	sd_notify_watchdog();
 	unlogged = ratelimit_flush(&d->lines);
 	if (unlogged)
@@ -307,6 +328,29 @@ static void block_signals(void)
 	sigprocmask(SIG_BLOCK, &set, NULL);
 }
 
+/* The whitelist's live entries for a table resync, with their remaining lifetimes. */
+struct table_feed {
+	table_put_fn put;
+	void *put_ctx;
+	mxa_time now;
+};
+
+static int feed_one(void *ctx, const struct wl_entry *e)
+{
+	struct table_feed *f = ctx;
+
+	return e->deadline <= f->now ? 0
+	                             : f->put(f->put_ctx, &e->addr, (uint32_t)(e->deadline - f->now));
+}
+
+static int table_entries(void *ctx, table_put_fn put, void *put_ctx)
+{
+	struct daemon *d = ctx;
+	struct table_feed f = {put, put_ctx, daemon_now()};
+
+	return whitelist_foreach(mx_whitelist(d->mx), feed_one, &f);
+}
+
 static int open_backend(struct daemon *d, char *err, size_t errlen)
 {
 	if (strcmp(d->cfg.backend, "pflog") == 0) {
@@ -321,7 +365,12 @@ static int open_backend(struct daemon *d, char *err, size_t errlen)
 		            .v4_prefix = d->cfg.ipv4_prefix,
 		            .v6_prefix = d->cfg.ipv6_prefix,
 		            .default_timeout = d->cfg.whitelist_time,
+		            .max_entries = d->cfg.max_entries,
+		            /* OpenBSD's pledge("pf") allows whole-table replaces only. */
+		            .replace_only = sandbox_pledges_pf(),
 		        },
+		    .entries = table_entries,
+		    .entries_ctx = d,
 		};
 
 		d->pf = pflog_open(&pp, observe, d, err, errlen);
@@ -331,6 +380,7 @@ static int open_backend(struct daemon *d, char *err, size_t errlen)
 	    .queue_num = (uint16_t)d->cfg.queue_num,
 	    .maxlen = d->cfg.queue_maxlen,
 	    .fail_open = d->cfg.fail_open,
+	    .accept_unparsable = d->cfg.accept_unparsable,
 	};
 
 	d->q = nfqueue_open(&qp, judge, d, err, errlen);

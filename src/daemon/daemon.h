@@ -39,6 +39,7 @@ struct daemon {
 	struct ratelimit lines; /* accept/drop and whitelist add/del lines */
 	uint64_t rdns_skipped;
 	uint64_t enobufs_seen;
+	uint64_t capture_drops; /* table mode: log records the kernel dropped, as last logged */
 	int exit_status;
 	bool pidfile_written;
 };
@@ -56,6 +57,8 @@ mxa_time daemon_now(void);
 /* sink.c */
 void daemon_sink(struct daemon *d, struct mx_sink *out);
 void daemon_table_sync(struct daemon *d);
+/* Table mode: reconcile the kernel table with the whitelist now. */
+void daemon_table_resync(struct daemon *d);
 /* rDNS results, handed to the core. */
 void daemon_rdns_done(void *ctx, const mxa_addr *client, const char *name, const mxa_addr *addrs,
                       size_t n);

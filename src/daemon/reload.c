@@ -118,6 +118,7 @@ static void apply(struct daemon *d, struct config *c, struct config_servers *s)
 	d->servers = *s;
 	memset(c, 0, sizeof(*c));
 	log_msg(LOG_NOTICE, "reload ok");
+	daemon_table_resync(d); /* a reload also heals the kernel table */
 }
 
 static void finish(struct reload *r)

@@ -45,3 +45,8 @@ int sandbox_restrict(const struct sandbox_paths *p, char *err, size_t errlen)
 	(void)errlen;
 	return 0;
 }
+
+bool sandbox_pledges_pf(void)
+{
+	return false;
+}

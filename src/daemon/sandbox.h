@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /*
  * Least privilege once everything privileged is open, in spamlogd's order:
  * open (capture, /dev/pf or netlink, pidfile, resolver), lock the capture
  * descriptor, switch user, then restrict what the process may still do.
- * One file per system, chosen in meson: sandbox-user.c everywhere,
- * sandbox-openbsd.c, sandbox-freebsd.c, or sandbox-fallback.c.
+ * One file per system, chosen in meson: sandbox-user.c with sandbox-openbsd.c
+ * or sandbox-freebsd.c on the BSDs, sandbox-linux.c alone on Linux (libcap-ng),
+ * sandbox-user.c with sandbox-fallback.c elsewhere.
  * Each function returns 0, or a negative errno with one line in @err.
  */
 
@@ -31,14 +33,26 @@ int sandbox_lock_capture(int fd, char *err, size_t errlen);
  * group when NULL) for good: supplementary groups, real, effective and saved
  * IDs; checks that root cannot be regained. @user NULL: nothing to do.
  * Needs root. On Linux NFQUEUE verdicts and ipset need CAP_NET_ADMIN for
- * every message: there the switch must keep that capability (libcap-ng), so
- * do not call this in those modes.
+ * every message: there the switch keeps that capability alone (libcap-ng:
+ * effective and permitted; bounding, inheritable and ambient sets and the
+ * supplementary groups cleared; no_new_privs), and a process started as
+ * @user itself with CAP_NET_ADMIN (systemd AmbientCapabilities=) is not
+ * switched, only trimmed to it. Built without libcap-ng, a set @user fails.
  */
 int sandbox_drop_user(const char *user, const char *group, char *err, size_t errlen);
 
+/*
+ * True where sandbox_restrict() pledges "pf" (OpenBSD): the pf table may then
+ * only be replaced whole (DIOCRSETADDRS), see table_params.replace_only.
+ */
+bool sandbox_pledges_pf(void);
+
 /**
  * sandbox_restrict() - limit the process to what the running daemon does:
- * OpenBSD unveil(2) of @p and the resolver's files, then pledge(2). A no-op
- * elsewhere (see sandbox-freebsd.c for why not Capsicum). Call it last.
+ * OpenBSD unveil(2) of @p and the resolver's files, then pledge(2). On Linux
+ * it checks, as the user now running, that @p still works: the config file
+ * can be opened (reloads), the pidfile's directory lets it remove the
+ * pidfile at exit; no seccomp (see sandbox-linux.c). A no-op elsewhere (see
+ * sandbox-freebsd.c for why not Capsicum). Call it last.
  */
 int sandbox_restrict(const struct sandbox_paths *p, char *err, size_t errlen);

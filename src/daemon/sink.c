@@ -126,6 +126,22 @@ void daemon_table_sync(struct daemon *d)
 		log_msg(LOG_ERR, "%s", err);
 }
 
+void daemon_table_resync(struct daemon *d)
+{
+	const struct pflog_stats *s;
+	uint64_t healed;
+	char err[CONFIG_ERRLEN];
+
+	if (!d->pf)
+		return;
+	s = pflog_stats(d->pf);
+	healed = s->table_healed;
+	if (pflog_resync(d->pf, daemon_now(), err, sizeof(err)) < 0)
+		log_msg(LOG_ERR, "%s", err);
+	else if (s->table_healed != healed)
+		log_msg(LOG_WARNING, "table resync corrected=%" PRIu64, s->table_healed - healed);
+}
+
 void daemon_rdns_done(void *ctx, const mxa_addr *client, const char *name, const mxa_addr *addrs,
                       size_t n)
 {

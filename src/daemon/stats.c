@@ -37,11 +37,16 @@ size_t stats_collect(const struct daemon *d, struct stat_item *v, size_t max)
 	    {"table-errors", pf ? pf->table_errors : 0},
 	    {"truncated", q->truncated},
 	    {"send-errors", q->send_errors},
+	    {"ack-errors", q->ack_errors},
 	    {"rdns-skipped-rate", r ? r->skipped_rate : 0},
 	    {"rdns-negcache-hits", s->rdns_negcache_hits},
 	    {"rdns-skipped-evicting", s->rdns_skipped_evicting},
 	    {"rdns-failed", s->rdns_failed},
 	    {"rdns-no-name", s->rdns_no_name},
+	    {"table-refused", pf ? pf->table_refused : 0},
+	    {"table-resyncs", pf ? pf->table_resyncs : 0},
+	    {"table-healed", pf ? pf->table_healed : 0},
+	    {"capture-drops", d->capture_drops},
 	};
 	size_t n = sizeof(all) / sizeof(all[0]);
 

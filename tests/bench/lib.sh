@@ -11,7 +11,7 @@
 #     mxallowd or nfq-ceiling, rules                    198.19.254.1  Postfix (delivery benchmark)
 #
 # Rules in the server namespace (all traffic above is to port 25):
-#   mangle INPUT  -p tcp --dport 25 -m state --state NEW -j NFQUEUE --queue-num 23
+#   mangle INPUT  -p tcp --syn --dport 25 -m state --state NEW -j NFQUEUE --queue-num 23
 #   filter INPUT  -p tcp --dport 25 ! -s <client /24 and /64 of real clients> -j DROP
 # The second rule discards synthetic SYNs after the verdict, whatever it was, so the kernel does
 # the same work after an accept and after a drop (no RSTs, no conntrack entries confirmed).
@@ -130,7 +130,7 @@ net_setup() {
 rules_setup() {
 	local t
 	for t in iptables ip6tables; do
-		in_srv "$t" -t mangle -A INPUT -p tcp --dport 25 -m state --state NEW \
+		in_srv "$t" -t mangle -A INPUT -p tcp --syn --dport 25 -m state --state NEW \
 			-j NFQUEUE --queue-num "$QNUM" || die "$t NFQUEUE rule failed"
 	done
 	in_srv iptables -A INPUT -p tcp --dport 25 ! -s "$CLIENT4/24" -j DROP
@@ -144,9 +144,9 @@ rules_queue_off() {
 }
 rules_queue_on() {
 	rules_queue_off
-	in_srv iptables -t mangle -A INPUT -p tcp --dport 25 -m state --state NEW \
+	in_srv iptables -t mangle -A INPUT -p tcp --syn --dport 25 -m state --state NEW \
 		-j NFQUEUE --queue-num "$QNUM"
-	in_srv ip6tables -t mangle -A INPUT -p tcp --dport 25 -m state --state NEW \
+	in_srv ip6tables -t mangle -A INPUT -p tcp --syn --dport 25 -m state --state NEW \
 		-j NFQUEUE --queue-num "$QNUM"
 }
 

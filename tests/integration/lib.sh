@@ -322,7 +322,7 @@ rules_setup() {
 	local q=${1:-$QUEUE_NUM} err="$MXA_TMP/iptables.err"
 	in_srv iptables -A INPUT -p tcp --syn --dport 25 -m state --state NEW -j NFQUEUE \
 		--queue-num "$q" 2>"$err" || skip "iptables NFQUEUE rule failed: $(head -n1 "$err")"
-	in_srv ip6tables -A INPUT -p tcp --dport 25 -m state --state NEW -j NFQUEUE \
+	in_srv ip6tables -A INPUT -p tcp --syn --dport 25 -m state --state NEW -j NFQUEUE \
 		--queue-num "$q" 2>"$err" || skip "ip6tables NFQUEUE rule failed: $(head -n1 "$err")"
 }
 

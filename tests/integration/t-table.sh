@@ -120,47 +120,37 @@ in_srv ipset destroy mx-small6
 in_srv timeout 3 "$MXALLOWD" -F -s -c "$MXA_TMP/empty.conf" --backend pflog -p "nflog:$NFLOG_GROUP" \
 	--ipset mx-big --ipset6 mx-big6 --max-entries 1000000 -f "$FAKE4" -r "$REAL4" >/dev/null 2>&1
 big=$(set_maxelem mx-big)
-if table_wired; then
-	check "--max-entries 1000000 creates mx-big with maxelem 1250000 (got ${big:-none})" \
-		test "${big:-0}" -eq 1250000
-	check "and mx-big6 too (got $(set_maxelem mx-big6))" test "$(set_maxelem mx-big6)" = 1250000
-else
-	say "  SKIP: maxelem follows --max-entries once the daemon passes max_entries to the table (got ${big:-none})"
-	check "mx-big was created with room for the default max-entries (got ${big:-none})" \
-		test "${big:-0}" -ge 131072
-fi
+check "--max-entries 1000000 creates mx-big with maxelem 1250000 (got ${big:-none})" \
+	test "${big:-0}" -eq 1250000
+check "and mx-big6 too (got $(set_maxelem mx-big6))" test "$(set_maxelem mx-big6)" = 1250000
 in_srv ipset destroy mx-big 2>/dev/null
 in_srv ipset destroy mx-big6 2>/dev/null
 
 section "a resync heals what changed behind the daemon's back"
-if table_wired; then
-	restart_log
-	start_daemon "${TABLE_ARGS[@]}" -t 120
-	expect_probe refused 198.51.100.7 "$FAKE4"
-	check "198.51.100.7 is in mx-white" wait_for 5 in_set mx-white 198.51.100.7
-	expect_probe refused 2001:db8:1::7 "$FAKE6"
-	check "2001:db8:1::7 is in mx-white6" wait_for 5 in_set mx-white6 2001:db8:1::7
-	in_srv ipset del mx-white 198.51.100.7
-	in_srv ipset add mx-white 203.0.113.5 timeout 600
-	check "deleted behind its back" not_in_set mx-white 198.51.100.7
-	daemon_signal HUP # a reload resyncs the table
-	check "the resync adds the live entry back" wait_for 10 in_set mx-white 198.51.100.7
-	check "and deletes the stray one" wait_for 5 not_in_set mx-white 203.0.113.5
-	expect_probe greeting 198.51.100.7 "$REAL4"
-	# An empty set swapped in (the fix for a too small set does so): refilled by the next resync.
-	in_srv ipset create mx-white6.new hash:net family inet6 timeout 3600
-	in_srv ipset swap mx-white6.new mx-white6
-	in_srv ipset destroy mx-white6.new
-	check "mx-white6 was emptied" not_in_set mx-white6 2001:db8:1::7
-	daemon_signal HUP
-	check "the resync refills it" wait_for 10 in_set mx-white6 2001:db8:1::7
-	expect_probe greeting 2001:db8:1::7 "$REAL6"
-	daemon_signal USR1 # the stats line
-	check "the stats line counts the corrections" log_wait 'table-healed=[3-9]' 5
-	stop_daemon
-	check "SIGTERM: exit status 0" test "$WAIT_STATUS" -eq 0
-else
-	say "  SKIP: needs the daemon's resync wiring (pflog_resync at reload and every 5 minutes)"
-fi
+restart_log
+start_daemon "${TABLE_ARGS[@]}" -t 120
+expect_probe refused 198.51.100.7 "$FAKE4"
+check "198.51.100.7 is in mx-white" wait_for 5 in_set mx-white 198.51.100.7
+expect_probe refused 2001:db8:1::7 "$FAKE6"
+check "2001:db8:1::7 is in mx-white6" wait_for 5 in_set mx-white6 2001:db8:1::7
+in_srv ipset del mx-white 198.51.100.7
+in_srv ipset add mx-white 203.0.113.5 timeout 600
+check "deleted behind its back" not_in_set mx-white 198.51.100.7
+daemon_signal HUP # a reload resyncs the table
+check "the resync adds the live entry back" wait_for 10 in_set mx-white 198.51.100.7
+check "and deletes the stray one" wait_for 5 not_in_set mx-white 203.0.113.5
+expect_probe greeting 198.51.100.7 "$REAL4"
+# An empty set swapped in (the fix for a too small set does so): refilled by the next resync.
+in_srv ipset create mx-white6.new hash:net family inet6 timeout 3600
+in_srv ipset swap mx-white6.new mx-white6
+in_srv ipset destroy mx-white6.new
+check "mx-white6 was emptied" not_in_set mx-white6 2001:db8:1::7
+daemon_signal HUP
+check "the resync refills it" wait_for 10 in_set mx-white6 2001:db8:1::7
+expect_probe greeting 2001:db8:1::7 "$REAL6"
+daemon_signal USR1 # the stats line
+check "the stats line counts the corrections" log_wait 'table-healed=[3-9]' 5
+stop_daemon
+check "SIGTERM: exit status 0" test "$WAIT_STATUS" -eq 0
 
 finish

@@ -46,7 +46,3 @@ set_maxelem() {
 }
 
 # table_wired: the daemon hands max-entries and its whitelist to the table writer (periodic
-# resyncs, a resync at reload) and prints the writer's counters in its stats line.
-table_wired() {
-	grep -q -a 'table-resyncs=' "$MXALLOWD"
-}

@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/*
+ * Trusted sending domains: which forward-confirmed rDNS names may vouch for
+ * other addresses of the same sender.
+ *
+ *  - The registrable domain of a name (the name minus its public suffix plus
+ *    one label) comes from the Public Suffix List through libpsl; built
+ *    without libpsl (meson option psl) there is none and domain trust is off.
+ *  - Generic names (ones that embed the address, as ISPs give their pools)
+ *    and names matching a domain-trust-exclude glob never count.
+ *  - The member index: registrable domain -> one live fake-MX member (its
+ *    address and deadline), bounded; the caller checks against its whitelist
+ *    that the member is still there.
+ *  - trust-domain: names under a configured domain are trusted outright.
+ *
+ * Pure: no clock (deadlines are arguments), no I/O after trust_new() (which
+ * loads the newest PSL data, libpsl's built-in or the publicsuffix package's).
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "mxtime.h"
+
+/* Registrable domains remembered with a fake-MX member, at most (about 300 bytes each). */
+#define TRUST_MEMBERS_MAX 4096
+
+/* Longest name or domain handled (RFC 1035), without the trailing dot; buffers add one. */
+#define TRUST_NAME_MAX 253
+
+struct trust_params {
+	bool domain_trust;           /* domain-trust: members vouch for their registrable domain */
+	const char *const *trusted;  /* trust-domain values */
+	size_t n_trusted;
+	const char *const *exclude;  /* domain-trust-exclude globs */
+	size_t n_exclude;
+};
+
+/* What a forward-confirmed name may do (trust_name_check()). */
+enum trust_name {
+	TRUST_NAME_OK = 0,        /* plain name; its registrable domain was written out */
+	TRUST_NAME_GENERIC = 1,   /* embeds the address: an ISP pool name */
+	TRUST_NAME_EXCLUDED = 2,  /* matches a domain-trust-exclude glob */
+	TRUST_NAME_NO_DOMAIN = 3, /* a public suffix itself, or no PSL: no registrable domain */
+};
+
+/* "ok", "generic-name", "excluded", "no-registrable-domain": one word for log lines. */
+const char *trust_name_word(enum trust_name v);
+
+struct trust;
+
+/**
+ * trust_new() - empty member index of at most @max_members domains, no
+ * trust-domain, domain trust off until trust_set_params().
+ * Returns NULL on allocation failure or @max_members 0.
+ */
+struct trust *trust_new(size_t max_members, const uint64_t key[2]);
+struct trust *trust_free(struct trust *t);
+
+/* Copies @p (strings lower-cased). The member index stays. 0 or -ENOMEM (unchanged). */
+int trust_set_params(struct trust *t, const struct trust_params *p);
+
+/* libpsl is built in and its data loaded. */
+bool trust_psl_available(const struct trust *t);
+/* Domain trust asked for and possible (PSL data present). */
+bool trust_domain_on(const struct trust *t);
+/* Anything a stranger's lookup could end in: domain trust on, or a trust-domain given. */
+bool trust_any(const struct trust *t);
+
+/**
+ * trust_registrable() - the registrable domain of @name (lower case, no
+ * trailing dot) into @out. Returns 0; -ENOENT for a public suffix or a name
+ * without one; -ENOTSUP without libpsl; -ENAMETOOLONG.
+ */
+int trust_registrable(const struct trust *t, const char *name, char *out, size_t len);
+
+/*
+ * @name embeds address @a: for IPv4 its four numbers in order or reversed
+ * with one separator between them (192-0-2-34, 34.2.0.192, 192_000_002_034),
+ * zero-padded into twelve digits, as one decimal number, or as eight hex
+ * digits (c0000222); for IPv6 the 32 nibbles in order or reversed (whatever
+ * separates them), or a label whose dashes read as colons give the address
+ * (2001-db8--34, also after a prefix: ip6-2001-db8--34). Case-insensitive.
+ */
+bool trust_is_generic(const char *name, const mxa_addr *a);
+
+/* @name matches one of the domain-trust-exclude globs (fnmatch, case-insensitive). */
+bool trust_is_excluded(const struct trust *t, const char *name);
+
+/* @name is @domain or below it ("a.b.test" under "b.test"; "xb.test" is not). */
+bool trust_under(const char *name, const char *domain);
+
+/* The trust-domain that covers @name, or NULL. */
+const char *trust_trusted_domain(const struct trust *t, const char *name);
+
+/**
+ * trust_name_check() - may the forward-confirmed @name of @a count for domain
+ * trust? On TRUST_NAME_OK its registrable domain is in @domain (at least
+ * TRUST_NAME_MAX + 1 bytes).
+ */
+enum trust_name trust_name_check(const struct trust *t, const char *name, const mxa_addr *a,
+                                 char *domain, size_t len);
+
+/**
+ * trust_member_put() - @member (a fake-MX client, whitelisted until
+ * @deadline) vouches for @domain. A domain keeps one member: the one with the
+ * later deadline. When the index is full, an expired entry or else the one
+ * nearest its end goes. Returns 0 or -ENOMEM (index unchanged).
+ */
+int trust_member_put(struct trust *t, const char *domain, const mxa_addr *member,
+                     mxa_time deadline, mxa_time now);
+
+/* The member of @domain whose deadline is after @now into @member/@deadline (may be NULL). */
+bool trust_member_get(const struct trust *t, const char *domain, mxa_time now, mxa_addr *member,
+                      mxa_time *deadline);
+
+/* Forgets @domain (its member left the whitelist). */
+bool trust_member_del(struct trust *t, const char *domain);
+
+size_t trust_member_count(const struct trust *t);

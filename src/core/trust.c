@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <arpa/inet.h>
 
@@ -241,10 +242,8 @@ static bool v4_generic(const char *s, const uint8_t o[4])
 			if ((fwd || rev) && tight)
 				return true;
 		}
-		if (r[i].len == 10 || r[i].len == 9 || r[i].len == 8 || r[i].len == 7) {
-			if (r[i].v == whole)
-				return true; /* the address as one number */
-		}
+		if (r[i].len <= 10 && r[i].v == whole && whole > 0xffffff)
+			return true; /* the address as one number */
 	}
 	snprintf(pad, sizeof(pad), "%03u%03u%03u%03u", o[0], o[1], o[2], o[3]);
 	snprintf(rpad, sizeof(rpad), "%03u%03u%03u%03u", o[3], o[2], o[1], o[0]);
@@ -268,12 +267,12 @@ static bool v6_generic(const char *s, const mxa_addr *a)
 	rev[32] = 0;
 	/* Nibbles, whatever separates them. */
 	for (const char *p = s; *p; p++)
-		if (isxdigit((unsigned char)*p) || isalpha((unsigned char)*p))
+		if (isalnum((unsigned char)*p))
 			compact[n++] = *p;
 	compact[n] = 0;
 	if (strstr(compact, fwd) || strstr(compact, rev))
 		return true;
-	/* A label whose dashes read as colons, after any prefix ending in a dash. */
+	/* A label whose dashes read as colons, also after a prefix (ip6-2001-db8--34). */
 	for (const char *p = s; *p;) {
 		size_t len = strcspn(p, ".");
 
@@ -283,21 +282,15 @@ static bool v6_generic(const char *s, const mxa_addr *a)
 			for (char *q = label; *q; q++)
 				if (*q == '-')
 					*q = ':';
-			for (char *q = label; q; q = strchr(q, ':')) {
+			for (size_t q = 0; q < len; q++) {
 				struct in6_addr in6;
-				char *start = q == label ? q : q + 1;
 
-				if (inet_pton(AF_INET6, start, &in6) == 1 &&
+				if (q > 0 && label[q - 1] != ':' &&
+				    !(label[q] == ':' && label[q + 1] == ':'))
+					continue;
+				if (inet_pton(AF_INET6, label + q, &in6) == 1 &&
 				    memcmp(&in6, a->b, 16) == 0)
 					return true;
-				if (q != label && start[0] == ':')
-					continue; /* "::" starts the address itself, tried next */
-				if (q == label)
-					q = strchr(q, ':') ? strchr(q, ':') - 1 : NULL;
-				if (q && q >= label && *q == ':')
-					q++;
-				if (!q || !*q)
-					break;
 			}
 		}
 		p += len;

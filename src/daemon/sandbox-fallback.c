@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Systems without a sandbox of their own here (Linux): the capture is no BPF
+ * Systems without a sandbox of their own here (neither Linux nor the BSDs): the capture is no BPF
  * device to lock, and restricting is left to the service manager (systemd's
  * NoNewPrivileges, ProtectSystem, ...) and to capabilities.
  */

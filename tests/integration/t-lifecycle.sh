@@ -7,7 +7,7 @@
 #  (h) SIGUSR1 logs one `stats` line whose counters match what happened (and the log);
 #  (i) SIGTERM (and SIGINT) end the daemon with status 0 and remove its pidfile;
 #  -q logs nothing but errors, yet still answers SIGUSR1 with the stats line;
-#  --log-rate limits accept/drop lines and counts the rest;
+#  --log-rate limits accept/drop and whitelist lines and counts the rest;
 #  without -F the daemon detaches, writes its pidfile and removes it on SIGTERM;
 #  --fail-open: with the daemon stopped and its queue full, the kernel accepts (else drops).
 # shellcheck source=tests/integration/lib.sh
@@ -173,6 +173,29 @@ check "every drop was counted: stats dropped = lines logged + lines not logged" 
 	wait_for 5 drops_add_up
 say "  dropped=$dropped: $lines logged, $unlogged not logged"
 check "fewer lines than drops ($lines < $dropped)" test "$lines" -lt "${dropped:-0}"
+# Whitelist lines share the limit: a spoofed flood to the fake MX must not log a line per SYN.
+probes=()
+for i in 1 2 3 4 5 6 7 8 9; do
+	smtp_probe "198.51.100.$i" "$FAKE4" 2 >/dev/null &
+	probes+=($!)
+done
+for p in "${probes[@]}"; do
+	wait_pid "$p" 15
+done
+fake_hits_counted() {
+	local before
+	before=$(log_count ': stats ')
+	daemon_signal USR1
+	wait_for 3 count_above ': stats ' "$before" || return 1
+	hits=$(sed -n 's/.* fake-hits=\([0-9]*\) .*/\1/p' "$DAEMON_LOG" | tail -n 1)
+	[ "${hits:-0}" -ge 9 ]
+}
+check "all 9 fake-MX hits are counted" wait_for 5 fake_hits_counted
+adds=$(log_count ': whitelist add ')
+check "fewer whitelist add lines than fake-MX hits under --log-rate 1 ($adds < 9)" \
+	test "$adds" -lt 9
+check "mxallowd: log-rate: ... accept/drop/whitelist lines not logged, after the hits" \
+	log_wait 'log-rate: [1-9][0-9]* accept/drop/whitelist lines not logged' 5
 stop_daemon
 
 section "without -F: detaches, writes its pidfile, SIGTERM removes it"

@@ -14,14 +14,21 @@ packages=(
 	build-essential meson ninja-build pkg-config
 	libnetfilter-queue-dev libmnl-dev libevent-dev
 	libpcap-dev libipset-dev libcap-ng-dev
+	libnftnl-dev nftables # table-writer nft, hybrid mode
+	# trusted sending domains: the Public Suffix List (meson option psl)
+	libpsl-dev publicsuffix
 	# unit tests, memory checks, formatting
 	libcmocka-dev valgrind clang-format
 	# fuzz targets (tests/fuzz/run)
 	clang libclang-rt-14-dev
 	# BSD cross build (tests/bsd-check)
 	clang-16 llvm-16
+	# Debian package (tests/pkg/run: dpkg-buildpackage, lintian)
+	dpkg-dev debhelper lintian
 	# integration tests and contrib/demo.sh
 	ipset iptables iproute2 dnsmasq-base postfix swaks socat tcpdump
+	# metrics test (t-metrics.sh): curl, and promtool from the Prometheus package
+	curl prometheus
 )
 
 missing=()

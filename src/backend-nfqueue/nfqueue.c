@@ -58,6 +58,8 @@ struct nfqueue {
 	nfqueue_judge_fn judge;
 	void *ctx;
 	nfqueue_bool_judge_fn bool_judge; /* nfqueue_open()'s, behind bool_adapter() */
+	void (*prefetch)(void *ctx, const mxa_addr *src, size_t n);
+	void *prefetch_ctx;
 	void *bool_ctx;
 	uint32_t seq;       /* of the last configuration message */
 	bool ack_waiting;   /* for the answer to configuration message seq */
@@ -219,6 +221,38 @@ static void on_datagram(struct nfqueue *q, const void *buf, size_t len)
 	}
 }
 
+/*
+ * The batch's source addresses, parsed ahead of the verdicts and handed to
+ * the prefetch callback: the judge's lookups then overlap their cache misses
+ * instead of paying them one after the other. Parsing twice costs far less.
+ */
+static void prefetch_batch(struct nfqueue *q, int n)
+{
+	mxa_addr src[BATCH];
+	size_t m = 0;
+
+	for (int i = 0; i < n && m < BATCH; i++) {
+		const struct nlmsghdr *nlh = (const struct nlmsghdr *)q->bufs[i];
+		int left = (int)q->msgs[i].msg_len;
+
+		for (; mnl_nlmsg_ok(nlh, left) && m < BATCH; nlh = mnl_nlmsg_next(nlh, &left)) {
+			struct nlattr *attr[NFQA_MAX + 1] = {0};
+			struct packet_info info;
+
+			if (nlh->nlmsg_type != MSG_TYPE(NFQNL_MSG_PACKET) ||
+			    nfq_nlmsg_parse(nlh, attr) < 0 || !attr[NFQA_PAYLOAD])
+				continue;
+			if (packet_parse_ip(mnl_attr_get_payload(attr[NFQA_PAYLOAD]),
+			                    mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]),
+			                    &info) < 0)
+				continue;
+			src[m++] = info.src;
+		}
+	}
+	if (m)
+		q->prefetch(q->prefetch_ctx, src, m);
+}
+
 /* Reads and handles one batch. Returns the number of datagrams (0: none queued) or -errno. */
 static int read_batch(struct nfqueue *q)
 {
@@ -241,6 +275,8 @@ static int read_batch(struct nfqueue *q)
 		else if (errno != EINTR)
 			return -errno;
 	}
+	if (q->prefetch)
+		prefetch_batch(q, n);
 	for (int i = 0; i < n; i++)
 		on_datagram(q, q->bufs[i], q->msgs[i].msg_len);
 	return n;
@@ -333,6 +369,8 @@ static struct nfqueue *queue_alloc(const struct nfqueue_params *p, nfqueue_judge
 	q->accept_unparsable = p->accept_unparsable;
 	q->judge = judge;
 	q->ctx = ctx;
+	q->prefetch = p->prefetch;
+	q->prefetch_ctx = p->prefetch_ctx;
 	return q;
 }
 

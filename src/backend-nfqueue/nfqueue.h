@@ -12,6 +12,14 @@ struct nfqueue_params {
 	uint32_t maxlen;        /* packets the kernel may hold for us */
 	bool fail_open;         /* kernel accepts instead of dropping when the queue is full */
 	bool accept_unparsable; /* verdict for a packet without readable addresses (else drop) */
+	/*
+	 * Optional: called once per batch read (up to 64 packets) with the
+	 * source addresses of its packets, before the judge sees any of them,
+	 * so that the judge's lookups find their memory in the cache
+	 * (whitelist_prefetch()). NULL: none.
+	 */
+	void (*prefetch)(void *ctx, const mxa_addr *src, size_t n);
+	void *prefetch_ctx;
 };
 
 struct nfqueue_stats {

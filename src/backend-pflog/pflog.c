@@ -57,6 +57,10 @@ struct pflog *pflog_open(const struct pflog_params *p, pflog_observe_fn observe,
 	pf->table = table_open(&p->table, err, errlen);
 	if (!pf->table)
 		return pflog_close(pf, false);
+	if (!p->interface) { /* hybrid mode: the table alone, beside the queue */
+		snprintf(pf->describe, sizeof(pf->describe), "table=%s", table_describe(pf->table));
+		return pf;
+	}
 	pf->cap = capture_open_live(p->interface, p->filter, err, errlen);
 	if (!pf->cap)
 		return pflog_close(pf, false);
@@ -67,7 +71,7 @@ struct pflog *pflog_open(const struct pflog_params *p, pflog_observe_fn observe,
 
 int pflog_fd(const struct pflog *pf)
 {
-	return capture_fd(pf->cap);
+	return pf->cap ? capture_fd(pf->cap) : -1;
 }
 
 static void on_syn(void *ctx, const struct link_record *rec, int64_t sec, uint32_t usec)
@@ -81,7 +85,11 @@ static void on_syn(void *ctx, const struct link_record *rec, int64_t sec, uint32
 
 static void sync_stats(struct pflog *pf)
 {
-	const struct capture_stats *c = capture_stats(pf->cap);
+	const struct capture_stats *c;
+
+	if (!pf->cap)
+		return;
+	c = capture_stats(pf->cap);
 
 	pf->stats.records = c->records;
 	pf->stats.syns = c->syns;
@@ -96,6 +104,9 @@ static void sync_table_stats(struct pflog *pf)
 	pf->stats.table_refused = t->refused;
 	pf->stats.table_resyncs = t->resyncs;
 	pf->stats.table_healed = t->healed;
+	pf->stats.table_adopted = t->adopted;
+	pf->stats.kernel_accepted = t->kernel_accepted;
+	pf->stats.has_kernel_accepted = t->has_kernel_accepted;
 }
 
 int pflog_dispatch(struct pflog *pf, char *err, size_t errlen)
@@ -106,7 +117,7 @@ int pflog_dispatch(struct pflog *pf, char *err, size_t errlen)
 	 * Everything libpcap has buffered: records left in its buffer would not
 	 * make the descriptor readable again. The kernel buffer bounds the batch.
 	 */
-	r = capture_dispatch(pf->cap, 0, on_syn, pf, err, errlen);
+	r = pf->cap ? capture_dispatch(pf->cap, 0, on_syn, pf, err, errlen) : 0;
 	sync_stats(pf);
 	if (r < 0)
 		return -EIO;
@@ -237,5 +248,6 @@ const char *pflog_describe(const struct pflog *pf)
 
 int pflog_capture_drops(struct pflog *pf, uint64_t *drops, char *err, size_t errlen)
 {
-	return capture_drops(pf->cap, drops, err, errlen);
+	*drops = 0;
+	return pf->cap ? capture_drops(pf->cap, drops, err, errlen) : 0;
 }

@@ -15,8 +15,9 @@
  * record to the core and the core's sink calls pflog_add()/pflog_del().
  */
 struct pflog_params {
-	const char *interface; /* pflog0, nflog:5, ... */
-	const char *filter;    /* NULL: the default SYN-to-port-25 filter */
+	/* pflog0, nflog:5, ...; NULL: no capture, the table writer alone (hybrid mode) */
+	const char *interface;
+	const char *filter; /* NULL: the default SYN-to-port-25 filter */
 	struct table_params table;
 	/*
 	 * The whitelist's live entries, for table resyncs (table_resync()).
@@ -34,10 +35,13 @@ struct pflog_stats {
 	uint64_t malformed; /* truncated or malformed: skipped */
 	uint64_t table_adds;
 	uint64_t table_dels;
-	uint64_t table_errors;  /* failed commits and resyncs */
-	uint64_t table_refused; /* single changes the kernel refused (a full set, ...) */
-	uint64_t table_resyncs; /* reconciliations of the table with the whitelist */
-	uint64_t table_healed;  /* entries a resync had to add back, remove or re-time */
+	uint64_t table_errors;    /* failed commits and resyncs */
+	uint64_t table_refused;   /* single changes the kernel refused (a full set, ...) */
+	uint64_t table_resyncs;   /* reconciliations of the table with the whitelist */
+	uint64_t table_healed;    /* entries a resync had to add back, remove or re-time */
+	uint64_t table_adopted;   /* nft: live elements taken over at start */
+	uint64_t kernel_accepted; /* nft: the ruleset's "kernel-accepted" counter */
+	bool has_kernel_accepted;
 };
 
 typedef void (*pflog_observe_fn)(void *ctx, const struct link_record *rec);
@@ -45,8 +49,10 @@ typedef void (*pflog_observe_fn)(void *ctx, const struct link_record *rec);
 struct pflog;
 
 /**
- * pflog_open() - open the table first (it is emptied, see table_open()), then
- * the capture. Returns NULL with a one-line reason in @err.
+ * pflog_open() - open the table first (see table_open()), then the capture
+ * (none when @p->interface is NULL: the table writer alone, whose changes the
+ * caller sends with pflog_commit() and reconciles with pflog_resync()).
+ * Returns NULL with a one-line reason in @err.
  */
 struct pflog *pflog_open(const struct pflog_params *p, pflog_observe_fn observe, void *ctx,
                          char *err, size_t errlen);

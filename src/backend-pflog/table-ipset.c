@@ -8,11 +8,11 @@
  * Failures do not stick: a batch the kernel refuses (the kernel stops at the
  * first bad line and drops the rest) is retried change by change on a fresh
  * libipset session, the refused changes are counted, and a session that
- * could not be re-created is tried again at the next commit. table_resync()
+ * could not be re-created is tried again at the next commit. ipsetw_resync()
  * lists both sets (libipset's plain list output, parsed) and corrects the
  * difference with the whitelist.
  */
-#include "table.h"
+#include "table-writer.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -52,7 +52,7 @@ struct listing {
 	int error;
 };
 
-struct table {
+struct table_writer {
 	struct ipset_session *s; /* NULL after a failed re-creation: retried by session_get() */
 	char set4[IPSET_MAXNAMELEN];
 	char set6[IPSET_MAXNAMELEN];
@@ -69,6 +69,10 @@ struct table {
 	char describe[2 * IPSET_MAXNAMELEN + 16];
 	char report[512];
 };
+
+static int ipsetw_add(struct table_writer *t, const mxa_addr *a, uint32_t timeout);
+static int ipsetw_del(struct table_writer *t, const mxa_addr *a);
+static int ipsetw_commit(struct table_writer *t, char *err, size_t errlen);
 
 static const char *family_name(uint8_t family)
 {
@@ -130,7 +134,7 @@ static void list_line(struct listing *l, const char *line)
 /* Receives libipset's output, which only list commands produce, in chunks that may split lines. */
 static int on_output(struct ipset_session *s, void *p, const char *fmt, ...)
 {
-	struct table *t = p;
+	struct table_writer *t = p;
 	struct listing *l = &t->list;
 	const char *text;
 	va_list ap;
@@ -159,7 +163,7 @@ static int on_output(struct ipset_session *s, void *p, const char *fmt, ...)
 }
 
 /* libipset's last message, on one line (it may end in a newline or hold several lines). */
-static const char *report(struct table *t)
+static const char *report(struct table_writer *t)
 {
 	const char *m = t->s ? ipset_session_report_msg(t->s) : NULL;
 	size_t n = 0;
@@ -176,14 +180,14 @@ static const char *report(struct table *t)
 	return t->report;
 }
 
-static void report_reset(struct table *t)
+static void report_reset(struct table_writer *t)
 {
 	if (t->s)
 		ipset_session_report_reset(t->s);
 }
 
 /* The session, re-created when an earlier failure left none; NULL when that fails again. */
-static struct ipset_session *session_get(struct table *t)
+static struct ipset_session *session_get(struct table_writer *t)
 {
 	if (!t->s) {
 		t->s = ipset_session_init(on_output, t);
@@ -198,7 +202,7 @@ static struct ipset_session *session_get(struct table *t)
 }
 
 /* Drops whatever is left half-built in the session after a failure; the next use re-creates it. */
-static void session_reset(struct table *t)
+static void session_reset(struct table_writer *t)
 {
 	if (t->s)
 		ipset_session_fini(t->s);
@@ -207,7 +211,7 @@ static void session_reset(struct table *t)
 }
 
 /* Lists set @name (its header only when @members is NULL) into t->list. */
-static int list_set(struct table *t, const char *name, struct table_util_vec *members)
+static int list_set(struct table_writer *t, const char *name, struct table_util_vec *members)
 {
 	struct ipset_data *d;
 	int r;
@@ -234,8 +238,8 @@ static int list_set(struct table *t, const char *name, struct table_util_vec *me
 }
 
 /* Creates @name (hash:net, @family, with timeout support and maxelem) unless it exists. */
-static int set_ensure(struct table *t, const char *name, uint8_t family, bool *created, char *err,
-                      size_t errlen)
+static int set_ensure(struct table_writer *t, const char *name, uint8_t family, bool *created,
+                      char *err, size_t errlen)
 {
 	struct ipset_data *d;
 
@@ -284,7 +288,7 @@ static int set_ensure(struct table *t, const char *name, uint8_t family, bool *c
  * after batch: refuse it at start, with the commands that replace it by a
  * bigger one while the rules that use it stay loaded (swap keeps them).
  */
-static int check_maxelem(struct table *t, const char *name, uint8_t family, char *err,
+static int check_maxelem(struct table_writer *t, const char *name, uint8_t family, char *err,
                          size_t errlen)
 {
 	if (list_set(t, name, NULL) < 0) {
@@ -304,7 +308,7 @@ static int check_maxelem(struct table *t, const char *name, uint8_t family, char
 	return -ENOSPC;
 }
 
-static int set_flush(struct table *t, const char *name, char *err, size_t errlen)
+static int set_flush(struct table_writer *t, const char *name, char *err, size_t errlen)
 {
 	struct ipset_data *d = ipset_session_data(t->s);
 
@@ -320,7 +324,8 @@ static int set_flush(struct table *t, const char *name, char *err, size_t errlen
 }
 
 /* Creates the set when missing, checks an existing one's size, then empties it. */
-static int set_prepare(struct table *t, const char *name, uint8_t family, char *err, size_t errlen)
+static int set_prepare(struct table_writer *t, const char *name, uint8_t family, char *err,
+                       size_t errlen)
 {
 	bool created;
 	int r = set_ensure(t, name, family, &created, err, errlen);
@@ -332,7 +337,7 @@ static int set_prepare(struct table *t, const char *name, uint8_t family, char *
 	return r;
 }
 
-struct table *table_close(struct table *t, bool clean_exit)
+static struct table_writer *ipsetw_close(struct table_writer *t, bool clean_exit)
 {
 	(void)clean_exit; /* entries expire by their own timeout */
 	if (t) {
@@ -354,7 +359,7 @@ static bool name_ok(const char *name)
  * refuses: try one add and delete per set, with an address no client has, so
  * that such a set is an error at start rather than a silent failure later.
  */
-static int check_timeouts(struct table *t, char *err, size_t errlen)
+static int check_timeouts(struct table_writer *t, char *err, size_t errlen)
 {
 	static const uint8_t probe4[4] = {255, 255, 255, 255};
 	static const uint8_t probe6[16] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
@@ -370,7 +375,7 @@ static int check_timeouts(struct table *t, char *err, size_t errlen)
 		else
 			addr_from_v4(&a, probe4);
 		addr_mask(&a, &a, t->v4_prefix, t->v6_prefix);
-		if (table_add(t, &a, 1) < 0 || table_commit(t, why, sizeof(why)) < 0) {
+		if (ipsetw_add(t, &a, 1) < 0 || ipsetw_commit(t, why, sizeof(why)) < 0) {
 			snprintf(err, errlen,
 			         "ipset: set %s refuses entries with a timeout (%s); recreate it: "
 			         "ipset create %s %s family %s timeout %u maxelem %u",
@@ -378,7 +383,7 @@ static int check_timeouts(struct table *t, char *err, size_t errlen)
 			         (unsigned)t->timeout, (unsigned)t->maxelem);
 			return -EINVAL;
 		}
-		if (table_del(t, &a) < 0 || table_commit(t, why, sizeof(why)) < 0) {
+		if (ipsetw_del(t, &a) < 0 || ipsetw_commit(t, why, sizeof(why)) < 0) {
 			snprintf(err, errlen, "ipset: set %s: %s", set, why);
 			return -EIO;
 		}
@@ -386,9 +391,9 @@ static int check_timeouts(struct table *t, char *err, size_t errlen)
 	return 0;
 }
 
-struct table *table_open(const struct table_params *p, char *err, size_t errlen)
+static struct table_writer *ipsetw_open(const struct table_params *p, char *err, size_t errlen)
 {
-	struct table *t;
+	struct table_writer *t;
 
 	if (p->v4_prefix == 0 || p->v6_prefix == 0) {
 		snprintf(err, errlen,
@@ -419,17 +424,17 @@ struct table *table_open(const struct table_params *p, char *err, size_t errlen)
 	ipset_load_types();
 	if (!session_get(t)) {
 		snprintf(err, errlen, "ipset: cannot open a libipset session");
-		return table_close(t, false);
+		return ipsetw_close(t, false);
 	}
 	if (set_prepare(t, t->set4, NFPROTO_IPV4, err, errlen) < 0 ||
 	    set_prepare(t, t->set6, NFPROTO_IPV6, err, errlen) < 0 ||
 	    check_timeouts(t, err, errlen) < 0)
-		return table_close(t, false);
+		return ipsetw_close(t, false);
 	t->stats = (struct table_stats){0}; /* the probes are not the daemon's */
 	return t;
 }
 
-static int queue(struct table *t, const mxa_addr *a, uint32_t timeout, bool add)
+static int queue(struct table_writer *t, const mxa_addr *a, uint32_t timeout, bool add)
 {
 	if (t->n_ops == t->cap_ops) {
 		size_t cap = t->cap_ops ? 2 * t->cap_ops : 64;
@@ -444,7 +449,7 @@ static int queue(struct table *t, const mxa_addr *a, uint32_t timeout, bool add)
 	return 0;
 }
 
-int table_add(struct table *t, const mxa_addr *a, uint32_t timeout)
+static int ipsetw_add(struct table_writer *t, const mxa_addr *a, uint32_t timeout)
 {
 	if (timeout == 0)
 		timeout = 1; /* 0 would mean "never expires" */
@@ -453,13 +458,13 @@ int table_add(struct table *t, const mxa_addr *a, uint32_t timeout)
 	return queue(t, a, timeout, true);
 }
 
-int table_del(struct table *t, const mxa_addr *a)
+static int ipsetw_del(struct table_writer *t, const mxa_addr *a)
 {
 	return queue(t, a, 0, false);
 }
 
 /* Builds one change; @lineno != 0 makes libipset aggregate it, 0 sends it at once. */
-static int one_op(struct table *t, const struct table_op *op, uint32_t lineno)
+static int one_op(struct table_writer *t, const struct table_op *op, uint32_t lineno)
 {
 	struct ipset_data *d = ipset_session_data(t->s);
 	union nf_inet_addr ip = {0};
@@ -485,7 +490,7 @@ static int one_op(struct table *t, const struct table_op *op, uint32_t lineno)
 }
 
 /* All queued changes in one aggregated netlink batch. */
-static int send_batch(struct table *t)
+static int send_batch(struct table_writer *t)
 {
 	int r = 0;
 
@@ -501,7 +506,7 @@ static int send_batch(struct table *t)
  * in (the kernel dropped everything after the bad line). Returns how many
  * were refused; @why receives the first reason.
  */
-static size_t send_singly(struct table *t, char *why, size_t whylen)
+static size_t send_singly(struct table_writer *t, char *why, size_t whylen)
 {
 	size_t refused = 0;
 
@@ -523,7 +528,7 @@ static size_t send_singly(struct table *t, char *why, size_t whylen)
 	return refused;
 }
 
-int table_commit(struct table *t, char *err, size_t errlen)
+static int ipsetw_commit(struct table_writer *t, char *err, size_t errlen)
 {
 	size_t n = t->n_ops, refused;
 	char why[256];
@@ -551,7 +556,7 @@ int table_commit(struct table *t, char *err, size_t errlen)
 }
 
 struct resync {
-	struct table *t;
+	struct table_writer *t;
 	struct table_util_vec want;
 	int error;
 };
@@ -576,11 +581,12 @@ static int resync_change(void *ctx, enum table_util_change c, const struct table
 	struct resync *rs = ctx;
 
 	if (c == TABLE_UTIL_DEL)
-		return table_del(rs->t, &e->addr);
-	return table_add(rs->t, &e->addr, e->timeout);
+		return ipsetw_del(rs->t, &e->addr);
+	return ipsetw_add(rs->t, &e->addr, e->timeout);
 }
 
-int table_resync(struct table *t, table_entries_fn entries, void *ctx, char *err, size_t errlen)
+static int ipsetw_resync(struct table_writer *t, table_entries_fn entries, void *ctx, char *err,
+                         size_t errlen)
 {
 	static const uint8_t families[2] = {NFPROTO_IPV4, NFPROTO_IPV6};
 	struct table_util_vec have = {0};
@@ -623,7 +629,7 @@ int table_resync(struct table *t, table_entries_fn entries, void *ctx, char *err
 	table_util_vec_free(&have);
 	table_util_vec_free(&rs.want);
 	if (r == 0)
-		r = table_commit(t, err, errlen);
+		r = ipsetw_commit(t, err, errlen);
 	if (r < 0) {
 		t->n_ops = 0; /* the next resync starts over */
 		return r;
@@ -633,18 +639,31 @@ int table_resync(struct table *t, table_entries_fn entries, void *ctx, char *err
 	return (int)fixes;
 }
 
-bool table_resync_needed(const struct table *t)
+static bool ipsetw_resync_needed(const struct table_writer *t)
 {
 	(void)t;
 	return false;
 }
 
-const struct table_stats *table_stats(const struct table *t)
+static const struct table_stats *ipsetw_stats(const struct table_writer *t)
 {
 	return &t->stats;
 }
 
-const char *table_describe(const struct table *t)
+static const char *ipsetw_describe(const struct table_writer *t)
 {
 	return t->describe;
 }
+
+const struct table_ops table_ipset_ops = {
+    .name = "ipset",
+    .open = ipsetw_open,
+    .close = ipsetw_close,
+    .add = ipsetw_add,
+    .del = ipsetw_del,
+    .commit = ipsetw_commit,
+    .resync = ipsetw_resync,
+    .resync_needed = ipsetw_resync_needed,
+    .stats = ipsetw_stats,
+    .describe = ipsetw_describe,
+};

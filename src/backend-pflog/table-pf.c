@@ -10,13 +10,13 @@
  *   FreeBSD refuses a whole ioctl above sysctl net.pf.request_maxcount
  *   (default 65535) with EINVAL, so no run goes above it either. A run the
  *   kernel refuses for EINVAL/ENOMEM is retried address by address.
- *   table_resync() reads the table back (DIOCRGETADDRS) and sends the
+ *   pfw_resync() reads the table back (DIOCRGETADDRS) and sends the
  *   difference with the whitelist.
  * - replace_only: under OpenBSD's pledge("pf") the kernel allows, of the
  *   address ioctls, only DIOCRCLRADDRS and DIOCRSETADDRS (sys/kern/
  *   kern_pledge.c, pledge_ioctl(): neither DIOCRADDADDRS, DIOCRDELADDRS nor
  *   DIOCRGETADDRS). Changes then only mark the table out of step and
- *   table_resync() replaces its whole content with the whitelist in one
+ *   pfw_resync() replaces its whole content with the whitelist in one
  *   DIOCRSETADDRS, as spamd does each scan; pflog.c calls it after each
  *   commit that had changes.
  *
@@ -32,7 +32,7 @@
  * Linux only by tests/unit/test_table_pf.c, against a stand-in header and a
  * fake /dev/pf; on the BSDs not run (see docs/table-mode.md).
  */
-#include "table.h"
+#include "table-writer.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -92,7 +92,7 @@ _Static_assert(sizeof(struct pfioc_table) == 1104, "FreeBSD struct pfioc_table")
 _Static_assert(offsetof(struct pfioc_table, pfrio_buffer) == 1064, "FreeBSD pfrio_buffer");
 #endif
 
-struct table {
+struct table_writer {
 	int fd;
 	char name[PF_TABLE_NAME_SIZE];
 	unsigned v4_prefix;
@@ -111,21 +111,25 @@ struct table {
 	char describe[PF_TABLE_NAME_SIZE + 16];
 };
 
-static void io_init(const struct table *t, struct pfioc_table *io)
+static int pfw_add(struct table_writer *t, const mxa_addr *a, uint32_t timeout);
+static int pfw_del(struct table_writer *t, const mxa_addr *a);
+static int pfw_commit(struct table_writer *t, char *err, size_t errlen);
+
+static void io_init(const struct table_writer *t, struct pfioc_table *io)
 {
 	memset(io, 0, sizeof(*io));
 	/* pfrt_anchor empty: the main ruleset. */
 	snprintf(io->pfrio_table.pfrt_name, sizeof(io->pfrio_table.pfrt_name), "%s", t->name);
 }
 
-static void explain(const struct table *t, enum table_util_pf_op op, int e, char *err,
+static void explain(const struct table_writer *t, enum table_util_pf_op op, int e, char *err,
                     size_t errlen)
 {
 	table_util_pf_explain(t->name, op, e, PF_FREEBSD, err, errlen);
 }
 
 /* One ioctl on @n addresses of @buf; 0 or a negative errno. */
-static int addr_ioctl(struct table *t, unsigned long cmd, struct pfr_addr *buf, size_t n,
+static int addr_ioctl(struct table_writer *t, unsigned long cmd, struct pfr_addr *buf, size_t n,
                       struct pfioc_table *io)
 {
 	io_init(t, io);
@@ -135,7 +139,7 @@ static int addr_ioctl(struct table *t, unsigned long cmd, struct pfr_addr *buf, 
 	return ioctl(t->fd, cmd, io) < 0 ? -errno : 0;
 }
 
-static int clear(struct table *t, char *err, size_t errlen)
+static int clear(struct table_writer *t, char *err, size_t errlen)
 {
 	struct pfioc_table io;
 
@@ -165,7 +169,7 @@ static size_t max_request(void)
 #endif
 }
 
-struct table *table_close(struct table *t, bool clean_exit)
+static struct table_writer *pfw_close(struct table_writer *t, bool clean_exit)
 {
 	char err[256];
 
@@ -182,9 +186,9 @@ struct table *table_close(struct table *t, bool clean_exit)
 	return NULL;
 }
 
-struct table *table_open(const struct table_params *p, char *err, size_t errlen)
+static struct table_writer *pfw_open(const struct table_params *p, char *err, size_t errlen)
 {
-	struct table *t;
+	struct table_writer *t;
 
 	if (!p->pf_table || !*p->pf_table || strlen(p->pf_table) >= PF_TABLE_NAME_SIZE) {
 		snprintf(err, errlen, "pf: table names have 1 to %d characters",
@@ -206,15 +210,15 @@ struct table *table_open(const struct table_params *p, char *err, size_t errlen)
 	t->fd = open(PF_DEVICE, O_RDWR | O_CLOEXEC);
 	if (t->fd < 0) {
 		explain(t, TABLE_UTIL_PF_OPEN, errno, err, errlen);
-		return table_close(t, false);
+		return pfw_close(t, false);
 	}
 	/* Start in line with the empty whitelist; this also proves the table exists. */
 	if (clear(t, err, errlen) < 0)
-		return table_close(t, false);
+		return pfw_close(t, false);
 	return t;
 }
 
-static void to_pfr(const struct table *t, const mxa_addr *a, struct pfr_addr *out)
+static void to_pfr(const struct table_writer *t, const mxa_addr *a, struct pfr_addr *out)
 {
 	memset(out, 0, sizeof(*out));
 	if (addr_is_v4(a)) {
@@ -246,7 +250,7 @@ static bool from_pfr(const struct pfr_addr *in, struct table_util_entry *out)
 	return false;
 }
 
-static int queue(struct table *t, const mxa_addr *a, bool add)
+static int queue(struct table_writer *t, const mxa_addr *a, bool add)
 {
 	if (t->replace_only) {
 		t->pending++; /* sent as part of the next whole-table replace */
@@ -271,13 +275,13 @@ static int queue(struct table *t, const mxa_addr *a, bool add)
 	return 0;
 }
 
-int table_add(struct table *t, const mxa_addr *a, uint32_t timeout)
+static int pfw_add(struct table_writer *t, const mxa_addr *a, uint32_t timeout)
 {
 	(void)timeout; /* pf tables have no per-entry timeout: the daemon deletes on expiry */
 	return queue(t, a, true);
 }
 
-int table_del(struct table *t, const mxa_addr *a)
+static int pfw_del(struct table_writer *t, const mxa_addr *a)
 {
 	return queue(t, a, false);
 }
@@ -287,7 +291,7 @@ int table_del(struct table *t, const mxa_addr *a)
  * kernel refuses it for a reason that may concern only some addresses, one
  * by one. Returns how many were refused; the first error goes to @first.
  */
-static size_t send_run(struct table *t, size_t from, size_t to, int *first, char *err,
+static size_t send_run(struct table_writer *t, size_t from, size_t to, int *first, char *err,
                        size_t errlen)
 {
 	struct pfioc_table io;
@@ -319,7 +323,7 @@ static size_t send_run(struct table *t, size_t from, size_t to, int *first, char
 	return to - from;
 }
 
-int table_commit(struct table *t, char *err, size_t errlen)
+static int pfw_commit(struct table_writer *t, char *err, size_t errlen)
 {
 	size_t n = t->n_ops, refused = 0;
 	int first = 0;
@@ -348,7 +352,7 @@ int table_commit(struct table *t, char *err, size_t errlen)
 }
 
 /* Reads the table into @have. -E2BIG when it is too big for one ioctl (FreeBSD). */
-static int read_table(struct table *t, size_t hint, struct table_util_vec *have, char *err,
+static int read_table(struct table_writer *t, size_t hint, struct table_util_vec *have, char *err,
                       size_t errlen)
 {
 	struct pfioc_table io;
@@ -399,7 +403,7 @@ static int read_table(struct table *t, size_t hint, struct table_util_vec *have,
 }
 
 struct resync {
-	struct table *t;
+	struct table_writer *t;
 	struct table_util_vec want;
 	int error;
 };
@@ -425,7 +429,8 @@ static int resync_change(void *ctx, enum table_util_change c, const struct table
 }
 
 /* replace_only: the whole table in one DIOCRSETADDRS (it cannot be cut in runs). */
-static long replace(struct table *t, const struct table_util_vec *want, char *err, size_t errlen)
+static long replace(struct table_writer *t, const struct table_util_vec *want, char *err,
+                    size_t errlen)
 {
 	struct pfioc_table io;
 	struct pfr_addr *buf;
@@ -468,7 +473,8 @@ static long replace(struct table *t, const struct table_util_vec *want, char *er
 	return changed;
 }
 
-int table_resync(struct table *t, table_entries_fn entries, void *ctx, char *err, size_t errlen)
+static int pfw_resync(struct table_writer *t, table_entries_fn entries, void *ctx, char *err,
+                      size_t errlen)
 {
 	struct table_util_vec have = {0};
 	struct resync rs = {.t = t};
@@ -480,7 +486,7 @@ int table_resync(struct table *t, table_entries_fn entries, void *ctx, char *err
 		/* What is queued first, so that the table read back is current (refusals are
 		 * corrected below). */
 		if (t->n_ops)
-			(void)table_commit(t, err, errlen);
+			(void)pfw_commit(t, err, errlen);
 		r = read_table(t, t->last_count, &have, err, errlen);
 		if (r == 0)
 			read_ok = true;
@@ -519,7 +525,7 @@ int table_resync(struct table *t, table_entries_fn entries, void *ctx, char *err
 	table_util_vec_free(&have);
 	table_util_vec_free(&rs.want);
 	if (r == 0 && t->n_ops) {
-		int c = table_commit(t, err, errlen);
+		int c = pfw_commit(t, err, errlen);
 
 		if (c < 0)
 			r = c;
@@ -532,17 +538,30 @@ int table_resync(struct table *t, table_entries_fn entries, void *ctx, char *err
 	return (int)fixes;
 }
 
-bool table_resync_needed(const struct table *t)
+static bool pfw_resync_needed(const struct table_writer *t)
 {
 	return t->replace_only && t->pending > 0;
 }
 
-const struct table_stats *table_stats(const struct table *t)
+static const struct table_stats *pfw_stats(const struct table_writer *t)
 {
 	return &t->stats;
 }
 
-const char *table_describe(const struct table *t)
+static const char *pfw_describe(const struct table_writer *t)
 {
 	return t->describe;
 }
+
+const struct table_ops table_pf_ops = {
+    .name = "pf",
+    .open = pfw_open,
+    .close = pfw_close,
+    .add = pfw_add,
+    .del = pfw_del,
+    .commit = pfw_commit,
+    .resync = pfw_resync,
+    .resync_needed = pfw_resync_needed,
+    .stats = pfw_stats,
+    .describe = pfw_describe,
+};

@@ -8,17 +8,23 @@
 #include "addr.h"
 
 /*
- * The kernel table that enforces the whitelist in table mode. One header,
- * one implementation chosen by meson: table-ipset.c (Linux), table-pf.c
- * (OpenBSD, FreeBSD), table-fallback.c (elsewhere). Changes are queued and
- * sent in one batch by table_commit(); table_resync() reconciles the whole
- * table with the whitelist, so that a lost update does not last for ever.
+ * The kernel table that enforces the whitelist: in table mode, and beside
+ * the queue in hybrid mode (the kernel accepts known senders by itself). One
+ * header; the writer is chosen at run time (table-writer): ipset or nft sets
+ * on Linux, a pf table on OpenBSD/FreeBSD (table-writer.h, table.c). Changes
+ * are queued and sent in one batch by table_commit(); table_resync()
+ * reconciles the whole table with the whitelist, so that a lost update does
+ * not last for ever.
  */
 struct table_params {
-	const char *pf_table; /* pf: table name in the main ruleset */
-	const char *ipset4;   /* ipset: set for IPv4 entries */
-	const char *ipset6;   /* ipset: set for IPv6 entries */
-	unsigned v4_prefix;   /* entries are networks of this length (32: hosts) */
+	const char *writer;    /* "ipset", "nft", "pf"; NULL: table_default_writer() */
+	const char *nft_table; /* nft: table (family inet) holding the two sets */
+	const char *nft_set4;  /* nft: set of type ipv4_addr */
+	const char *nft_set6;  /* nft: set of type ipv6_addr */
+	const char *pf_table;  /* pf: table name in the main ruleset */
+	const char *ipset4;    /* ipset: set for IPv4 entries */
+	const char *ipset6;    /* ipset: set for IPv6 entries */
+	unsigned v4_prefix;    /* entries are networks of this length (32: hosts) */
 	unsigned v6_prefix;
 	uint32_t default_timeout; /* ipset: the timeout of sets created by us */
 	/*
@@ -40,14 +46,26 @@ struct table_stats {
 	uint64_t refused; /* single changes the kernel refused (full set, missing table, ...) */
 	uint64_t resyncs; /* completed table_resync() runs */
 	uint64_t healed;  /* entries a resync had to add back, remove or re-time */
+	uint64_t adopted; /* nft: live elements found at start and kept (no flush) */
+	/*
+	 * nft: packets counted by the named counter "kernel-accepted" of the
+	 * table (the hybrid ruleset's accept rule for set members), read at each
+	 * commit; has_kernel_accepted is false when there is no such counter.
+	 */
+	uint64_t kernel_accepted;
+	bool has_kernel_accepted;
 };
 
 struct table;
 
 /**
- * table_open() - check the table is usable (create the ipset sets when
- * missing) and empty it, so that it matches the empty whitelist of a fresh
- * start. Returns NULL with a one-line reason, naming what to fix, in @err.
+ * table_open() - open the writer @p->writer and check the table is usable.
+ * ipset creates missing sets and empties them, pf empties its table, so that
+ * they match the empty whitelist of a fresh start; nft never creates nor
+ * flushes (the ruleset owns its sets): it takes over the live elements, so a
+ * restart leaves enforcement as it was, until they expire or a resync finds
+ * them gone from the whitelist after their time. Returns NULL with a
+ * one-line reason, naming what to fix, in @err.
  */
 struct table *table_open(const struct table_params *p, char *err, size_t errlen);
 
@@ -104,3 +122,9 @@ const struct table_stats *table_stats(const struct table *t);
 
 /* "pf table <mx-white>", "ipset mx-white/mx-white6": for the start-up line. */
 const char *table_describe(const struct table *t);
+
+/* "ipset", "nft", "pf": the writer in use. */
+const char *table_writer_name(const struct table *t);
+
+/* The writer of this build's table mode when table-writer is not given: "ipset", "pf", ... */
+const char *table_default_writer(void);

@@ -2,6 +2,9 @@
 #include "config.h"
 
 #include "build-config.h"
+#include "netset.h"
+#include "redisurl.h"
+#include "syncwire.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -22,6 +25,7 @@ enum key_type {
 	KEY_NAME,
 	KEY_BACKEND,
 	KEY_PATH_OR_NONE,
+	KEY_LIST, /* repeatable: each value checked by the key's check(), kept with its origin */
 };
 
 struct key {
@@ -29,7 +33,128 @@ struct key {
 	enum key_type type;
 	size_t offset;
 	uint32_t min, max; /* numbers: bounds; strings: lengths */
+	/* KEY_LIST, KEY_STR: 0, or -EINVAL with the reason in @why (without the place). */
+	int (*check)(const char *value, char *why, size_t whylen);
+	/* KEY_STR: how --check-config shows the value (a URL without its password); NULL: as is. */
+	void (*show)(const char *value, char *buf, size_t len);
 };
+
+/* The redis URL: its reasons never repeat the value (it may hold a password). */
+static int check_redis(const char *v, char *why, size_t whylen)
+{
+	struct redis_url u;
+
+	if (strlen(v) > 1024) {
+		snprintf(why, whylen, "longer than 1024 characters");
+		return -EINVAL;
+	}
+	return redisurl_parse(v, &u, why, whylen);
+}
+
+static int check_node(const char *v, char *why, size_t whylen)
+{
+	if (syncwire_node_ok(v))
+		return 0;
+	snprintf(why, whylen, "'%s' is not 1 to %d letters, digits, '.', '-', '_'", v,
+	         SYNCWIRE_NODE_MAX);
+	return -EINVAL;
+}
+
+static int check_network(const char *v, char *why, size_t whylen)
+{
+	mxa_addr a;
+	unsigned prefix;
+
+	return netset_parse(v, &a, &prefix, why, whylen);
+}
+
+static int check_abs_path(const char *v, char *why, size_t whylen)
+{
+	if (v[0] == '/')
+		return 0;
+	snprintf(why, whylen, "'%s' is not an absolute path", v);
+	return -EINVAL;
+}
+
+static int check_listen(const char *v, char *why, size_t whylen)
+{
+	mxa_addr a;
+	uint16_t port;
+
+	return config_parse_listen(v, &a, &port, why, whylen);
+}
+
+/* Above 900 ms a held SYN would meet its own retransmit (after 1 s). */
+static int check_hold_time(const char *v, char *why, size_t whylen)
+{
+	char *end;
+	unsigned long n;
+
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (v[0] >= '0' && v[0] <= '9' && !*end && !errno && n > 900) {
+		snprintf(why, whylen,
+		         "'%s' is above 900 milliseconds: a sender retransmits its SYN after 1 s, "
+		         "so a longer hold would only lose it",
+		         v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* A domain name: letters, digits, '-', '_' and '.', labels of 1 to 63, at most 253. */
+static int check_domain(const char *v, char *why, size_t whylen)
+{
+	size_t n = strlen(v), label = 0;
+
+	if (n && v[n - 1] == '.')
+		n--;
+	for (size_t i = 0; i < n; i++) {
+		char c = v[i];
+
+		if (c == '.') {
+			if (label == 0)
+				break;
+			label = 0;
+			continue;
+		}
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_') ||
+		    ++label > 63)
+			goto bad;
+	}
+	if (n > 0 && n <= 253 && label > 0)
+		return 0;
+bad:
+	snprintf(why, whylen, "'%s' is not a domain name (such as example.com)", v);
+	return -EINVAL;
+}
+
+/* A shell glob over host names: printable, no spaces, at most 253 characters. */
+static int check_glob(const char *v, char *why, size_t whylen)
+{
+	size_t n = strlen(v);
+
+	for (size_t i = 0; i < n; i++)
+		if (v[i] <= ' ' || v[i] > '~')
+			n = 0;
+	if (n > 0 && n <= 253)
+		return 0;
+	snprintf(why, whylen,
+	         "'%s' is not a name pattern (a shell glob such as '*.dyn.example.net')", v);
+	return -EINVAL;
+}
+
+static int check_table_writer(const char *v, char *why, size_t whylen)
+{
+	static const char *const ok[] = {"auto", "ipset", "nft", "pf", "none"};
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		if (strcmp(v, ok[i]) == 0)
+			return 0;
+	snprintf(why, whylen, "'%s' is not auto, ipset, nft, pf or none", v);
+	return -EINVAL;
+}
 
 #define F(field) offsetof(struct config, field)
 
@@ -41,13 +166,25 @@ struct key {
  */
 static const struct key keys[] = {
     {{"fake-mailserver", 'f', 0, true, false, "ADDR|HOST", NULL, "fake MX (repeatable)"},
-     KEY_FAKE, F(fake), 0, 0},
+     KEY_FAKE,
+     F(fake),
+     0,
+     0},
     {{"real-mailserver", 'r', 0, true, false, "ADDR|HOST", NULL, "real MX (repeatable)"},
-     KEY_REAL, F(real), 0, 0},
+     KEY_REAL,
+     F(real),
+     0,
+     0},
     {{"backend", 0, 0, true, true, "nfqueue|pflog", DEFAULT_BACKEND,
       "decide in a queue, or fill a kernel table from firewall logs"},
-     KEY_BACKEND, F(backend), 0, 0},
-    {{"queue-num", 'n', 0, true, true, "N", "23", "NFQUEUE number"}, KEY_UINT, F(queue_num), 0,
+     KEY_BACKEND,
+     F(backend),
+     0,
+     0},
+    {{"queue-num", 'n', 0, true, true, "N", "23", "NFQUEUE number"},
+     KEY_UINT,
+     F(queue_num),
+     0,
      65535},
     {{"queue-maxlen", 0, 0, true, false, "N", "1024", "kernel queue length"},
      KEY_UINT,
@@ -88,8 +225,9 @@ static const struct key keys[] = {
      F(rdns_rate),
      1,
      100000},
-    {{"log-rate", 0, 0, true, false, "N", "100", "log lines a second for accept/drop and "
-                                               "whitelist changes (0: all)"},
+    {{"log-rate", 0, 0, true, false, "N", "100",
+      "log lines a second for accept/drop and "
+      "whitelist changes (0: all)"},
      KEY_UINT,
      F(log_rate),
      0,
@@ -123,11 +261,7 @@ static const struct key keys[] = {
      1024},
     {{"table", 0, 0, true, true, "NAME", "mx-white", "pf table"}, KEY_NAME, F(table), 1, 31},
     {{"ipset", 0, 0, true, true, "NAME", "mx-white", "IPv4 ipset"}, KEY_NAME, F(ipset), 1, 31},
-    {{"ipset6", 0, 0, true, true, "NAME", "mx-white6", "IPv6 ipset"},
-     KEY_NAME,
-     F(ipset6),
-     1,
-     31},
+    {{"ipset6", 0, 0, true, true, "NAME", "mx-white6", "IPv6 ipset"}, KEY_NAME, F(ipset6), 1, 31},
     {{"user", 0, 0, true, true, "USER", NULL, "run as USER after start-up"},
      KEY_NAME,
      F(user),
@@ -150,6 +284,130 @@ static const struct key keys[] = {
      F(save_interval),
      1,
      86400},
+    {{"allow", 0, 0, true, false, "NETWORK", NULL,
+      "accept clients of NETWORK (ADDR or ADDR/BITS) at the real MX (repeatable)"},
+     KEY_LIST,
+     F(allow),
+     0,
+     0,
+     check_network},
+    {{"allow-file", 0, 0, true, false, "FILE", NULL,
+      "accept the networks listed in FILE, one a line (repeatable)"},
+     KEY_LIST,
+     F(allow_files),
+     0,
+     0,
+     check_abs_path},
+    {{"metrics-listen", 0, 0, true, true, "ADDR:PORT", NULL,
+      "serve Prometheus metrics at http://ADDR:PORT/metrics ([ADDR]:PORT for IPv6)"},
+     KEY_STR,
+     F(metrics_listen),
+     1,
+     64,
+     check_listen},
+    /* Held verdicts and trusted sending domains (docs/trust.md). */
+    {{"hold-time", 0, 0, true, false, "MS", "800",
+      "hold a stranger's SYN at most MS milliseconds while its rDNS is checked (0: no hold)"},
+     KEY_UINT,
+     F(hold_time),
+     0,
+     900,
+     check_hold_time},
+    {{"hold-max", 0, 0, true, false, "N", "256",
+      "hold at most N SYNs at once (below queue-maxlen; 0: no hold)"},
+     KEY_UINT,
+     F(hold_max),
+     0,
+     65535},
+    {{"domain-trust", 0, 0, true, false, "yes|no", "yes",
+      "accept forward-confirmed names of a registrable domain with a fake-MX member"},
+     KEY_BOOL,
+     F(domain_trust),
+     0,
+     0},
+    {{"trust-domain", 0, 0, true, false, "DOMAIN", NULL,
+      "accept forward-confirmed names at or under DOMAIN (repeatable)"},
+     KEY_LIST,
+     F(trust_domain),
+     0,
+     0,
+     check_domain},
+    {{"domain-trust-exclude", 0, 0, true, false, "GLOB", NULL,
+      "names matching GLOB never count for domain trust (repeatable)"},
+     KEY_LIST,
+     F(domain_trust_exclude),
+     0,
+     0,
+     check_glob},
+    /*
+     * Renewal on use. Default: spamd's whitelist lifetime (36 days). At most a
+     * year: an address that sent nothing for longer may well have changed hands.
+     */
+    {{"renew-time", 0, 0, true, false, "SECONDS", "3110400",
+      "a client's accepted real-MX connection keeps it whitelisted this long (0: off)"},
+     KEY_UINT,
+     F(renew_time),
+     0,
+     31536000},
+    /* The control socket: made at start, before privileges are dropped (restart-only). */
+    {{"control-socket", 0, 0, true, true, "PATH|none", DEFAULT_CONTROL_SOCKET,
+      "UNIX socket for mxallowctl (none: no control socket)"},
+     KEY_PATH_OR_NONE,
+     F(control_socket),
+     0,
+     0},
+    {{"control-group", 0, 0, true, true, "GROUP", NULL,
+      "members of GROUP may use the control socket too (mode 0660)"},
+     KEY_NAME,
+     F(control_group),
+     1,
+     31},
+    /* Kernel table writer, chosen at run time; with --backend nfqueue it makes hybrid mode. */
+    {{"table-writer", 0, 0, true, true, "auto|ipset|nft|pf|none", "auto",
+      "kernel table: auto (table mode: the system's; nfqueue: none), ipset, nft, pf, none; "
+      "with --backend nfqueue a writer makes hybrid mode"},
+     KEY_STR,
+     F(table_writer),
+     1,
+     8,
+     check_table_writer},
+    {{"nft-table", 0, 0, true, true, "NAME", "mxallowd", "nft table (family inet)"},
+     KEY_NAME,
+     F(nft_table),
+     1,
+     63},
+    {{"nft-set4", 0, 0, true, true, "NAME", "white4", "nft set for IPv4 (type ipv4_addr)"},
+     KEY_NAME,
+     F(nft_set4),
+     1,
+     63},
+    {{"nft-set6", 0, 0, true, true, "NAME", "white6", "nft set for IPv6 (type ipv6_addr)"},
+     KEY_NAME,
+     F(nft_set6),
+     1,
+     63},
+    {{"redis", 0, 0, true, true, "URL", NULL,
+      "share the whitelist with other hosts through Redis at URL "
+      "(redis://[:PASSWORD@]HOST[:PORT][/DB] or unix:/PATH)"},
+     KEY_STR,
+     F(redis),
+     1,
+     1024,
+     check_redis,
+     redisurl_mask},
+    {{"redis-prefix", 0, 0, true, true, "PREFIX",
+      "mxallowd:", "prefix of the shared whitelist's keys and channel"},
+     KEY_NAME,
+     F(redis_prefix),
+     1,
+     64},
+    {{"node-name", 0, 0, true, true, "NAME", NULL,
+      "this host's name among the hosts sharing the whitelist (default: the host name)"},
+     KEY_NAME,
+     F(node_name),
+     1,
+     SYNCWIRE_NODE_MAX,
+     check_node},
     {{"stdout", 's', 0, false, true, NULL, "no", "log to stdout instead of syslog"},
      KEY_BOOL,
      F(log_stdout),
@@ -178,7 +436,7 @@ static bool key_is_string(const struct key *k)
 
 static bool key_is_list(const struct key *k)
 {
-	return k->type == KEY_FAKE || k->type == KEY_REAL;
+	return k->type == KEY_FAKE || k->type == KEY_REAL || k->type == KEY_LIST;
 }
 
 size_t config_key_count(void)
@@ -234,8 +492,9 @@ static const char *string_value(const struct config *c, const struct key *k)
 
 void config_clear(struct config *c)
 {
-	list_clear(&c->fake);
-	list_clear(&c->real);
+	for (size_t i = 0; i < N_KEYS; i++)
+		if (key_is_list(&keys[i]))
+			list_clear((struct config_list *)((char *)c + keys[i].offset));
 	for (size_t i = 0; i < N_KEYS; i++)
 		if (key_is_string(&keys[i]))
 			free(*string_field(c, &keys[i]));
@@ -376,13 +635,28 @@ int config_set(struct config *c, const char *key, const char *value, const char 
 	void *field;
 	bool b;
 	uint32_t u;
+	char why[CONFIG_ERRLEN / 2];
 
 	if (!k) {
 		snprintf(err, errlen, "%s: unknown key '%s'", origin, key);
 		return -ENOENT;
 	}
+	if (k->check && value && k->check(value, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "%s: %s: %s", origin, key, why);
+		return -EINVAL;
+	}
 	field = (char *)c + k->offset;
 	switch (k->type) {
+	case KEY_LIST:
+		if (!value) {
+			snprintf(err, errlen, "%s: %s needs a value", origin, key);
+			return -EINVAL;
+		}
+		if (list_add(field, value, origin) < 0) {
+			snprintf(err, errlen, "%s: %s: out of memory", origin, key);
+			return -ENOMEM;
+		}
+		return 0;
 	case KEY_FAKE:
 	case KEY_REAL:
 		if (!server_spec_ok(value)) {
@@ -425,8 +699,8 @@ int config_set(struct config *c, const char *key, const char *value, const char 
 			return 0;
 		}
 		if (!value || value[0] != '/') {
-			snprintf(err, errlen, "%s: %s: '%s' is not an absolute path or none", origin,
-			         key, value ? value : "");
+			snprintf(err, errlen, "%s: %s: '%s' is not an absolute path or none",
+			         origin, key, value ? value : "");
 			return -EINVAL;
 		}
 		return set_string(field, value, origin, key, err, errlen);
@@ -466,6 +740,7 @@ bool config_key_format(const struct config *c, size_t i, size_t item, char *buf,
 	switch (k->type) {
 	case KEY_FAKE:
 	case KEY_REAL:
+	case KEY_LIST:
 		l = field;
 		if (item >= l->n)
 			return false;
@@ -485,7 +760,10 @@ bool config_key_format(const struct config *c, size_t i, size_t item, char *buf,
 	case KEY_BACKEND:
 		if (!string_value(c, k))
 			return false;
-		snprintf(buf, len, "%s", string_value(c, k));
+		if (k->show)
+			k->show(string_value(c, k), buf, len);
+		else
+			snprintf(buf, len, "%s", string_value(c, k));
 		return true;
 	case KEY_PATH_OR_NONE:
 		snprintf(buf, len, "%s", string_value(c, k) ? string_value(c, k) : "none");
@@ -507,6 +785,7 @@ static bool key_same(const struct key *k, const struct config *a, const struct c
 	switch (k->type) {
 	case KEY_FAKE:
 	case KEY_REAL:
+	case KEY_LIST:
 		if (la->n != lb->n)
 			return false;
 		for (size_t i = 0; i < la->n; i++)
@@ -559,6 +838,7 @@ int config_keep_restart(struct config *next, const struct config *running)
 			break;
 		case KEY_FAKE:
 		case KEY_REAL:
+		case KEY_LIST:
 			return -EINVAL; /* lists are never restart-only */
 		default:
 			if (string_value(running, k) && !(s = strdup(string_value(running, k))))
@@ -586,8 +866,8 @@ size_t config_warnings(const struct config *c, char *buf, size_t len)
 	}
 	if (c->ipv6_prefix < CONFIG_WARN_V6_PREFIX && off < len) {
 		off += (size_t)snprintf(buf + off, len - off,
-		                        "ipv6-prefix %" PRIu32 ": one fake-MX hit lets in a /%" PRIu32
-		                        " network\n",
+		                        "ipv6-prefix %" PRIu32
+		                        ": one fake-MX hit lets in a /%" PRIu32 " network\n",
 		                        c->ipv6_prefix, c->ipv6_prefix);
 		n++;
 	}
@@ -607,13 +887,18 @@ static int list_copy(struct config_list *dst, const struct config_list *src)
 int config_copy(struct config *dst, const struct config *src)
 {
 	*dst = *src;
-	dst->fake = (struct config_list){0};
-	dst->real = (struct config_list){0};
+	for (size_t i = 0; i < N_KEYS; i++)
+		if (key_is_list(&keys[i]))
+			*(struct config_list *)((char *)dst + keys[i].offset) =
+			    (struct config_list){0};
 	for (size_t i = 0; i < N_KEYS; i++)
 		if (key_is_string(&keys[i]))
 			*string_field(dst, &keys[i]) = NULL;
-	if (list_copy(&dst->fake, &src->fake) < 0 || list_copy(&dst->real, &src->real) < 0)
-		goto oom;
+	for (size_t i = 0; i < N_KEYS; i++)
+		if (key_is_list(&keys[i]) &&
+		    list_copy((struct config_list *)((char *)dst + keys[i].offset),
+		              (const struct config_list *)((const char *)src + keys[i].offset)) < 0)
+			goto oom;
 	for (size_t i = 0; i < N_KEYS; i++) {
 		const char *v;
 
@@ -812,4 +1097,40 @@ void config_servers_clear(struct config_servers *s)
 	free(s->fake);
 	free(s->real);
 	memset(s, 0, sizeof(*s));
+}
+
+int config_parse_listen(const char *s, mxa_addr *addr, uint16_t *port, char *why, size_t whylen)
+{
+	char host[ADDR_STRLEN];
+	const char *start = s, *end, *p;
+	bool v6 = s[0] == '[';
+	uint32_t n = 0;
+
+	if (v6) {
+		start = s + 1;
+		end = strchr(start, ']');
+		p = end && end[1] == ':' ? end + 2 : NULL;
+	} else {
+		end = strchr(s, ':');
+		p = end ? end + 1 : NULL;
+	}
+	/* The brackets tell the families apart: an IPv6 address inside, an IPv4 one without. */
+	if (!p || end == start || (size_t)(end - start) >= sizeof(host))
+		goto bad;
+	memcpy(host, start, (size_t)(end - start));
+	host[end - start] = 0;
+	if (addr_parse(addr, host) < 0 || (strchr(host, ':') != NULL) != v6)
+		goto bad;
+	for (const char *q = p; *q; q++)
+		if (*q < '0' || *q > '9' || (n = n * 10 + (uint32_t)(*q - '0')) > 65535)
+			n = 65536;
+	if (!*p || n == 0 || n > 65535) {
+		snprintf(why, whylen, "'%s': the port is not a number from 1 to 65535", s);
+		return -EINVAL;
+	}
+	*port = (uint16_t)n;
+	return 0;
+bad:
+	snprintf(why, whylen, "'%s' is not ADDR:PORT (IPv4) or [ADDR]:PORT (IPv6)", s);
+	return -EINVAL;
 }

@@ -31,10 +31,11 @@ struct config {
 	uint32_t queue_num;
 	uint32_t queue_maxlen;
 	uint32_t whitelist_time;
+	uint32_t renew_time; /* seconds an accepted real-MX connection keeps its entry; 0: off */
 	bool no_rdns;
 	uint32_t rdns_max;
 	uint32_t rdns_rate; /* PTR lookups started per second */
-	uint32_t log_rate; /* accept/drop lines per second, 0: all */
+	uint32_t log_rate;  /* accept/drop lines per second, 0: all */
 	bool log_stdout;
 	bool quiet;
 	bool foreground;
@@ -53,8 +54,29 @@ struct config {
 	char *table;           /* pf table */
 	char *ipset;           /* ipset set for IPv4 */
 	char *ipset6;          /* ipset set for IPv6 */
-	char *state_file;       /* whitelist kept across restarts; NULL: none */
-	uint32_t save_interval; /* seconds between writes of the state file */
+	char *
+	    table_writer; /* "auto", "ipset", "nft", "pf", "none" (hybrid: a writer with nfqueue) */
+	char *nft_table;  /* nft table of family inet holding the sets */
+	char *nft_set4;   /* nft set of type ipv4_addr */
+	char *nft_set6;   /* nft set of type ipv6_addr */
+	char *state_file; /* whitelist kept across restarts; NULL: none */
+	uint32_t save_interval;         /* seconds between writes of the state file */
+	struct config_list allow;       /* allow: networks accepted at the real MX */
+	struct config_list allow_files; /* allow-file: files of such networks */
+	char *metrics_listen;           /* ADDR:PORT or [ADDR]:PORT; NULL: no metrics */
+	/* Held verdicts and trusted sending domains. */
+	uint32_t hold_time;                      /* ms a stranger's SYN may wait, 0..900 */
+	uint32_t hold_max;                       /* SYNs held at once */
+	bool domain_trust;                       /* fake-MX members vouch for their domain */
+	struct config_list trust_domain;         /* trust-domain: domains trusted outright */
+	struct config_list domain_trust_exclude; /* globs of names that never count */
+	/* The control socket (mxallowctl). */
+	char *control_socket; /* UNIX socket path; NULL: none */
+	char *control_group;  /* group also let in (socket mode 0660); NULL: none */
+	/* The shared whitelist (Redis or Valkey). */
+	char *redis;        /* URL (may hold a password: shown masked); NULL: not shared */
+	char *redis_prefix; /* key and channel prefix */
+	char *node_name;    /* this host among the peers; NULL: the host name */
 };
 
 /* Prefixes shorter than these are allowed, with a warning (see config_warnings()). */
@@ -155,6 +177,12 @@ int config_resolve_servers(const struct config *c, config_resolve_fn resolve, vo
                            struct config_servers *out, char *err, size_t errlen);
 void config_servers_clear(struct config_servers *s);
 
+/**
+ * config_parse_listen() - "ADDR:PORT" (IPv4) or "[ADDR]:PORT" (IPv6), literal
+ * addresses only, port 1..65535. Returns 0, or -EINVAL with the reason in @why.
+ */
+int config_parse_listen(const char *s, mxa_addr *addr, uint16_t *port, char *why, size_t whylen);
+
 /* Copies @src into @dst (deep). 0 or -ENOMEM. */
 int config_copy(struct config *dst, const struct config *src);
 
@@ -163,5 +191,4 @@ int config_copy(struct config *dst, const struct config *src);
  * file is fine unless @required. Returns 0 or a negative errno with one line
  * in @err naming FILE:LINE.
  */
-int config_load_file(struct config *c, const char *path, bool required, char *err,
-                     size_t errlen);
+int config_load_file(struct config *c, const char *path, bool required, char *err, size_t errlen);

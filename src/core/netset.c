@@ -9,8 +9,13 @@
 /* Label of an interval no network covers. */
 #define NONE UINT32_MAX
 
+/* In idx[b]: no network touches bucket b (the usual answer for a stranger): one read decides. */
+#define EMPTY ((uint32_t)1 << 31)
+
 /* The direct index has at most 2^INDEX_MAX_BITS buckets (256 KiB for each family). */
+#ifndef INDEX_MAX_BITS
 #define INDEX_MAX_BITS 16
+#endif
 
 struct k128 {
 	uint64_t hi, lo;
@@ -28,11 +33,15 @@ struct span {
  * start[i] to start[i + 1] - 1 (the last one to the end of the space) and
  * carries the index of the most specific network covering it, or NONE.
  * start[0] is 0. idx[b] is the last interval starting at or before the first
- * key of bucket b (the top @bits bits of a key); idx has 2^bits + 1 entries.
+ * key of bucket b (the top @bits bits of a key), with EMPTY when no network
+ * touches the bucket; idx has 2^bits + 1 entries.
  */
+struct iv4 {
+	uint32_t start, label; /* side by side: the search reads both from one cache line */
+};
+
 struct part4 {
-	uint32_t *start;
-	uint32_t *label;
+	struct iv4 *iv;
 	size_t n;
 	uint32_t *idx;
 	unsigned bits;
@@ -133,8 +142,8 @@ int netset_parse(const char *s, mxa_addr *net, unsigned *prefix, char *why, size
 		for (; *p && bits <= max; p++)
 			bits = *p >= '0' && *p <= '9' ? bits * 10 + (unsigned)(*p - '0') : max + 1;
 		if (bits > max) {
-			snprintf(why, whylen, "'%s': the prefix length is not a number from 1 to %u",
-			         s, max);
+			snprintf(why, whylen,
+			         "'%s': the prefix length is not a number from 1 to %u", s, max);
 			return -EINVAL;
 		}
 	}
@@ -158,8 +167,7 @@ struct netset *netset_new(void)
 
 static void parts_free(struct netset *s)
 {
-	free(s->v4.start);
-	free(s->v4.label);
+	free(s->v4.iv);
 	free(s->v4.idx);
 	free(s->v6.start);
 	free(s->v6.label);
@@ -293,12 +301,13 @@ static void cut(struct cuts *c, struct k128 at, uint32_t label)
  * Networks are nested or disjoint. In (start, prefix) order, a stack of the
  * networks that hold the current position gives the most specific one on
  * top; a network's end hands the position back to the one below it.
+ * @top is the last key of the family's space.
  */
-static void sweep(const struct span *v, size_t n, struct cuts *c)
+static void sweep(const struct span *v, size_t n, struct k128 top, struct cuts *c)
 {
 	const struct span *stack[130];
 	size_t depth = 0;
-	const struct k128 zero = {0, 0}, top = {UINT64_MAX, UINT64_MAX};
+	const struct k128 zero = {0, 0};
 
 	c->n = 0;
 	cut(c, zero, NONE);
@@ -333,28 +342,34 @@ static int build4(struct netset *s, const struct span *v, size_t n, struct cuts 
 	struct part4 *p = &s->v4;
 	size_t buckets, i = 0;
 
-	sweep(v, n, c);
+	sweep(v, n, (struct k128){0, UINT32_MAX}, c);
 	p->n = c->n;
 	p->bits = index_bits(c->n);
 	buckets = (size_t)1 << p->bits;
-	p->start = malloc(c->n * sizeof(*p->start));
-	p->label = malloc(c->n * sizeof(*p->label));
+	p->iv = malloc(c->n * sizeof(*p->iv));
 	p->idx = malloc((buckets + 1) * sizeof(*p->idx));
-	if (!p->start || !p->label || !p->idx)
+	if (!p->iv || !p->idx)
 		return -ENOMEM;
-	for (size_t j = 0; j < c->n; j++) {
-		p->start[j] = (uint32_t)c->start[j].lo;
-		p->label[j] = c->label[j];
-	}
+	for (size_t j = 0; j < c->n; j++)
+		p->iv[j] = (struct iv4){(uint32_t)c->start[j].lo, c->label[j]};
 	for (size_t b = 0; b < buckets; b++) {
 		uint32_t first = (uint32_t)(b << (32 - p->bits));
 
-		while (i + 1 < p->n && p->start[i + 1] <= first)
+		while (i + 1 < p->n && p->iv[i + 1].start <= first)
 			i++;
 		p->idx[b] = (uint32_t)i;
 	}
 	p->idx[buckets] = (uint32_t)(p->n - 1);
-	s->memory += c->n * (sizeof(*p->start) + sizeof(*p->label)) + (buckets + 1) * sizeof(*p->idx);
+	/* Ascending: idx[b + 1] is still a plain index when bucket b is looked at. */
+	for (size_t b = 0; b < buckets; b++) {
+		uint32_t first = p->idx[b], next = p->idx[b + 1];
+		uint64_t end = (uint64_t)(b + 1) << (32 - p->bits);
+
+		if ((next == first || (next == first + 1 && p->iv[next].start == end)) &&
+		    p->iv[first].label == NONE)
+			p->idx[b] |= EMPTY;
+	}
+	s->memory += c->n * sizeof(*p->iv) + (buckets + 1) * sizeof(*p->idx);
 	return 0;
 }
 
@@ -363,7 +378,7 @@ static int build6(struct netset *s, const struct span *v, size_t n, struct cuts 
 	struct part6 *p = &s->v6;
 	size_t buckets, i = 0;
 
-	sweep(v, n, c);
+	sweep(v, n, (struct k128){UINT64_MAX, UINT64_MAX}, c);
 	p->n = c->n;
 	p->bits = index_bits(c->n);
 	buckets = (size_t)1 << p->bits;
@@ -383,7 +398,17 @@ static int build6(struct netset *s, const struct span *v, size_t n, struct cuts 
 		p->idx[b] = (uint32_t)i;
 	}
 	p->idx[buckets] = (uint32_t)(p->n - 1);
-	s->memory += c->n * (sizeof(*p->start) + sizeof(*p->label)) + (buckets + 1) * sizeof(*p->idx);
+	for (size_t b = 0; b < buckets; b++) {
+		uint32_t first = p->idx[b], next = p->idx[b + 1];
+		uint64_t end = b + 1 < buckets ? (uint64_t)(b + 1) << (64 - p->bits) : 0;
+
+		if ((next == first || (next == first + 1 && end && p->start[next].hi == end &&
+		                       p->start[next].lo == 0)) &&
+		    p->label[first] == NONE)
+			p->idx[b] |= EMPTY;
+	}
+	s->memory +=
+	    c->n * (sizeof(*p->start) + sizeof(*p->label)) + (buckets + 1) * sizeof(*p->idx);
 	return 0;
 }
 
@@ -478,22 +503,26 @@ bool netset_lookup(const struct netset *s, const mxa_addr *a, const struct netse
 		uint32_t x = key4_of(a), b = x >> (32 - p->bits);
 
 		base = p->idx[b];
-		len = p->idx[b + 1] - base + 1;
+		if (base & EMPTY)
+			return false;
+		len = (p->idx[b + 1] & ~EMPTY) - base + 1;
 		/* The last interval starting at or before x; branch-free halving. */
 		while (len > 1) {
 			size_t half = len / 2;
 
-			base = p->start[base + half] <= x ? base + half : base;
+			base = p->iv[base + half].start <= x ? base + half : base;
 			len -= half;
 		}
-		label = p->label[base];
+		label = p->iv[base].label;
 	} else {
 		const struct part6 *p = &s->v6;
 		struct k128 x = key_of(a);
 		uint64_t b = x.hi >> (64 - p->bits);
 
 		base = p->idx[b];
-		len = p->idx[b + 1] - base + 1;
+		if (base & EMPTY)
+			return false;
+		len = (p->idx[b + 1] & ~EMPTY) - base + 1;
 		while (len > 1) {
 			size_t half = len / 2;
 

@@ -25,11 +25,11 @@
 #define PENDING_MAX 65535
 
 struct pending_packet {
-	uint64_t token;   /* the backend's packet id */
-	mxa_addr key;     /* group: the client's whitelist key */
-	mxa_addr src;     /* the packet's addresses, for the verdict's log line */
+	uint64_t token; /* the backend's packet id */
+	mxa_addr key;   /* group: the client's whitelist key */
+	mxa_addr src;   /* the packet's addresses, for the verdict's log line */
 	mxa_addr dst;
-	uint64_t since;   /* ms: when it was held */
+	uint64_t since;    /* ms: when it was held */
 	uint64_t deadline; /* ms */
 };
 

@@ -159,6 +159,11 @@ bool trust_any(const struct trust *t)
 	return trust_domain_on(t) || t->n_trusted > 0;
 }
 
+size_t trust_trusted_count(const struct trust *t)
+{
+	return t->n_trusted;
+}
+
 /* @name lower-cased without a trailing dot into @buf (TRUST_NAME_MAX + 1). */
 static int lower(const char *name, char *buf)
 {
@@ -220,8 +225,8 @@ static bool v4_generic(const char *s, const uint8_t o[4])
 {
 	struct run r[MAX_RUNS];
 	size_t n = digit_runs(s, r, MAX_RUNS);
-	unsigned long long whole = (unsigned long long)o[0] << 24 | (unsigned)o[1] << 16 |
-	                           (unsigned)o[2] << 8 | o[3];
+	unsigned long long whole =
+	    (unsigned long long)o[0] << 24 | (unsigned)o[1] << 16 | (unsigned)o[2] << 8 | o[3];
 	char hex[9], pad[13], rpad[13];
 
 	for (size_t i = 0; i < n; i++) {
@@ -406,8 +411,8 @@ static void remove_cell(struct trust *t, struct member *m)
 	}
 }
 
-int trust_member_put(struct trust *t, const char *domain, const mxa_addr *member,
-                     mxa_time deadline, mxa_time now)
+int trust_member_put(struct trust *t, const char *domain, const mxa_addr *member, mxa_time deadline,
+                     mxa_time now)
 {
 	struct member *m = find(t, domain), *victim = NULL;
 	char *copy;
@@ -439,12 +444,12 @@ int trust_member_put(struct trust *t, const char *domain, const mxa_addr *member
 	}
 }
 
-bool trust_member_get(const struct trust *t, const char *domain, mxa_time now, mxa_addr *member,
+bool trust_member_get(const struct trust *t, const char *domain, mxa_addr *member,
                       mxa_time *deadline)
 {
 	const struct member *m = find(t, domain);
 
-	if (!m || m->deadline <= now)
+	if (!m)
 		return false;
 	if (member)
 		*member = m->addr;

@@ -32,10 +32,10 @@
 #define TRUST_NAME_MAX 253
 
 struct trust_params {
-	bool domain_trust;           /* domain-trust: members vouch for their registrable domain */
-	const char *const *trusted;  /* trust-domain values */
+	bool domain_trust;          /* domain-trust: members vouch for their registrable domain */
+	const char *const *trusted; /* trust-domain values */
 	size_t n_trusted;
-	const char *const *exclude;  /* domain-trust-exclude globs */
+	const char *const *exclude; /* domain-trust-exclude globs */
 	size_t n_exclude;
 };
 
@@ -69,6 +69,8 @@ bool trust_psl_available(const struct trust *t);
 bool trust_domain_on(const struct trust *t);
 /* Anything a stranger's lookup could end in: domain trust on, or a trust-domain given. */
 bool trust_any(const struct trust *t);
+/* trust-domain values given. */
+size_t trust_trusted_count(const struct trust *t);
 
 /**
  * trust_registrable() - the registrable domain of @name (lower case, no
@@ -110,11 +112,15 @@ enum trust_name trust_name_check(const struct trust *t, const char *name, const 
  * later deadline. When the index is full, an expired entry or else the one
  * nearest its end goes. Returns 0 or -ENOMEM (index unchanged).
  */
-int trust_member_put(struct trust *t, const char *domain, const mxa_addr *member,
-                     mxa_time deadline, mxa_time now);
+int trust_member_put(struct trust *t, const char *domain, const mxa_addr *member, mxa_time deadline,
+                     mxa_time now);
 
-/* The member of @domain whose deadline is after @now into @member/@deadline (may be NULL). */
-bool trust_member_get(const struct trust *t, const char *domain, mxa_time now, mxa_addr *member,
+/*
+ * The member of @domain into @member/@deadline (may be NULL). The deadline is
+ * the one last put: the caller checks in its whitelist that the member is
+ * still there (its entry may have been renewed or removed since).
+ */
+bool trust_member_get(const struct trust *t, const char *domain, mxa_addr *member,
                       mxa_time *deadline);
 
 /* Forgets @domain (its member left the whitelist). */

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Whitelist: a dense array of slots, an open-addressing index (linear probing,
- * load <= 1/2, backward-shift deletion) of 32-bit slot numbers, and a binary
- * min-heap of slot numbers ordered by deadline. Lookup and insert are O(1),
- * expiry and eviction O(log n). About 60 bytes per entry.
+ * load <= 1/2, backward-shift deletion) of 32-bit slot numbers, and two binary
+ * min-heaps of slot numbers ordered by deadline, one per eviction class:
+ * entries never used (a fake-MX hit, a sibling) and entries used (an accepted
+ * real-MX connection). Both heaps share one array, the unused one growing up
+ * from its start, the used one down from its end. Lookup and insert are O(1),
+ * expiry, eviction and a class change O(log n). About 60 bytes per entry.
  */
 #include "whitelist.h"
 
@@ -14,10 +17,10 @@
 struct slot {
 	mxa_addr addr;
 	mxa_addr origin;
-	uint32_t deadline; /* offsets from wl->epoch, in seconds */
-	uint32_t last_use; /* 0: never */
-	uint32_t seq;      /* order of the last put: ties of deadline evict the oldest first */
-	uint32_t heap_pos : 28;
+	uint32_t deadline;      /* offsets from wl->epoch, in seconds */
+	uint32_t last_use;      /* 0: never */
+	uint32_t seq;           /* order of the last put: ties of deadline evict the oldest first */
+	uint32_t heap_pos : 28; /* in the heap of its class (see is_used()) */
 	uint32_t reason : 3;
 	uint32_t rdns_done : 1; /* "used" is last_use != 0 */
 };
@@ -29,10 +32,15 @@ struct whitelist {
 	mxa_time epoch;
 	size_t capacity;
 	size_t n;
-	size_t alloc; /* slots and heap allocated */
+	size_t alloc; /* slots and heap cells allocated */
 	uint32_t seq;
 	struct slot *slots;
+	/*
+	 * Heap of class c at position p: heap[p] for c = 0 (unused), heap[alloc - 1 - p]
+	 * for c = 1 (used); heap_n[0] + heap_n[1] == n.
+	 */
 	uint32_t *heap;
+	size_t heap_n[2];
 	uint32_t *index; /* 0: empty, else slot number + 1 */
 	size_t index_mask;
 };
@@ -98,43 +106,99 @@ static void index_remove_at(struct whitelist *wl, size_t i)
 	}
 }
 
-static bool heap_less(const struct whitelist *wl, uint32_t a, uint32_t b)
+/* The eviction class of a slot: 1 once a real-MX connection used it. */
+static int is_used(const struct slot *s)
 {
-	const struct slot *x = &wl->slots[wl->heap[a]], *y = &wl->slots[wl->heap[b]];
+	return s->last_use != 0;
+}
+
+static uint32_t *heap_cell(const struct whitelist *wl, int c, uint32_t pos)
+{
+	return c ? &wl->heap[wl->alloc - 1 - pos] : &wl->heap[pos];
+}
+
+static struct slot *heap_slot(const struct whitelist *wl, int c, uint32_t pos)
+{
+	return &wl->slots[*heap_cell(wl, c, pos)];
+}
+
+static bool heap_less(const struct whitelist *wl, int c, uint32_t a, uint32_t b)
+{
+	const struct slot *x = heap_slot(wl, c, a), *y = heap_slot(wl, c, b);
 
 	if (x->deadline != y->deadline)
 		return x->deadline < y->deadline;
 	return (int32_t)(x->seq - y->seq) < 0; /* wraps safely: ties are put close in time */
 }
 
-static void heap_swap(struct whitelist *wl, uint32_t a, uint32_t b)
+static void heap_swap(struct whitelist *wl, int c, uint32_t a, uint32_t b)
 {
-	uint32_t t = wl->heap[a];
+	uint32_t *x = heap_cell(wl, c, a), *y = heap_cell(wl, c, b), t = *x;
 
-	wl->heap[a] = wl->heap[b];
-	wl->heap[b] = t;
-	wl->slots[wl->heap[a]].heap_pos = a;
-	wl->slots[wl->heap[b]].heap_pos = b;
+	*x = *y;
+	*y = t;
+	wl->slots[*x].heap_pos = a;
+	wl->slots[*y].heap_pos = b;
 }
 
-static void heap_fix(struct whitelist *wl, uint32_t pos)
+static void heap_fix(struct whitelist *wl, int c, uint32_t pos)
 {
-	while (pos > 0 && heap_less(wl, pos, (pos - 1) / 2)) {
-		heap_swap(wl, pos, (pos - 1) / 2);
+	while (pos > 0 && heap_less(wl, c, pos, (pos - 1) / 2)) {
+		heap_swap(wl, c, pos, (pos - 1) / 2);
 		pos = (pos - 1) / 2;
 	}
 	for (;;) {
 		uint32_t l = 2 * pos + 1, r = l + 1, m = pos;
 
-		if (l < wl->n && heap_less(wl, l, m))
+		if (l < wl->heap_n[c] && heap_less(wl, c, l, m))
 			m = l;
-		if (r < wl->n && heap_less(wl, r, m))
+		if (r < wl->heap_n[c] && heap_less(wl, c, r, m))
 			m = r;
 		if (m == pos)
 			return;
-		heap_swap(wl, pos, m);
+		heap_swap(wl, c, pos, m);
 		pos = m;
 	}
+}
+
+/* Puts slot number @s into the heap of class @c (room is there: heap_n[0] + heap_n[1] < alloc). */
+static void heap_insert(struct whitelist *wl, int c, uint32_t s)
+{
+	uint32_t pos = (uint32_t)wl->heap_n[c]++;
+
+	*heap_cell(wl, c, pos) = s;
+	wl->slots[s].heap_pos = pos;
+	heap_fix(wl, c, pos);
+}
+
+/* Takes the slot at @pos out of the heap of class @c. */
+static void heap_remove(struct whitelist *wl, int c, uint32_t pos)
+{
+	uint32_t last = (uint32_t)wl->heap_n[c] - 1;
+
+	if (pos != last)
+		heap_swap(wl, c, pos, last);
+	wl->heap_n[c]--;
+	if (pos < wl->heap_n[c])
+		heap_fix(wl, c, pos);
+}
+
+/* The slot number that leaves first when the whitelist is full: unused entries go first. */
+static uint32_t eviction_victim(const struct whitelist *wl)
+{
+	return *heap_cell(wl, wl->heap_n[0] ? 0 : 1, 0);
+}
+
+/* The slot number with the earliest deadline (of both classes); the whitelist is not empty. */
+static uint32_t earliest(const struct whitelist *wl)
+{
+	if (!wl->heap_n[0])
+		return *heap_cell(wl, 1, 0);
+	if (!wl->heap_n[1])
+		return *heap_cell(wl, 0, 0);
+	return wl->slots[*heap_cell(wl, 1, 0)].deadline < wl->slots[*heap_cell(wl, 0, 0)].deadline
+	           ? *heap_cell(wl, 1, 0)
+	           : *heap_cell(wl, 0, 0);
 }
 
 /* Takes over @index (zeroed, @cells a power of two) and fills it from the slots. */
@@ -176,6 +240,10 @@ static int grow(struct whitelist *wl)
 	heap = realloc(wl->heap, alloc * sizeof(*heap));
 	if (!heap)
 		goto fail;
+	/* The used heap sits at the end of the array: it moves to the new end. */
+	if (wl->heap_n[1])
+		memmove(heap + alloc - wl->heap_n[1], heap + wl->alloc - wl->heap_n[1],
+		        wl->heap_n[1] * sizeof(*heap));
 	wl->heap = heap;
 	wl->alloc = alloc;
 	if (index)
@@ -279,18 +347,14 @@ bool whitelist_lookup(const struct whitelist *wl, const mxa_addr *a, mxa_time no
 static void remove_slot(struct whitelist *wl, uint32_t s)
 {
 	uint32_t last = (uint32_t)wl->n - 1;
-	uint32_t pos = wl->slots[s].heap_pos;
 
 	index_remove_at(wl, index_find(wl, &wl->slots[s].addr));
-	if (pos != last)
-		heap_swap(wl, pos, last);
+	heap_remove(wl, is_used(&wl->slots[s]), wl->slots[s].heap_pos);
 	wl->n--;
-	if (pos < wl->n)
-		heap_fix(wl, pos);
 	if (s != last) {
 		wl->slots[s] = wl->slots[last];
 		wl->index[index_find(wl, &wl->slots[s].addr)] = s + 1;
-		wl->heap[wl->slots[s].heap_pos] = s;
+		*heap_cell(wl, is_used(&wl->slots[s]), wl->slots[s].heap_pos) = s;
 	}
 }
 
@@ -307,13 +371,15 @@ int whitelist_put(struct whitelist *wl, const struct wl_entry *e, struct wl_entr
 		s->reason = (uint8_t)e->reason;
 		s->rdns_done = e->rdns_done;
 		s->seq = wl->seq++;
-		heap_fix(wl, s->heap_pos);
+		heap_fix(wl, is_used(s), s->heap_pos);
 		return WL_PUT_UPDATED;
 	}
 	if (wl->n == wl->capacity) {
+		uint32_t v = eviction_victim(wl);
+
 		if (evicted)
-			slot_to_entry(wl, &wl->slots[wl->heap[0]], evicted);
-		remove_slot(wl, wl->heap[0]);
+			slot_to_entry(wl, &wl->slots[v], evicted);
+		remove_slot(wl, v);
 		result = WL_PUT_EVICTED;
 	} else if (wl->n == wl->alloc) {
 		if (grow(wl) < 0)
@@ -327,24 +393,48 @@ int whitelist_put(struct whitelist *wl, const struct wl_entry *e, struct wl_entr
 	s->deadline = to_rel(wl, e->deadline);
 	s->reason = (uint8_t)e->reason;
 	s->rdns_done = e->rdns_done;
+	if (e->used) { /* restored (state file): it stays in the used class */
+		s->last_use = to_rel(wl, e->last_use);
+		if (!s->last_use)
+			s->last_use = 1;
+	}
 	s->seq = wl->seq++;
-	s->heap_pos = (uint32_t)wl->n;
-	wl->heap[wl->n] = (uint32_t)wl->n;
 	wl->index[i] = (uint32_t)wl->n + 1;
 	wl->n++;
-	heap_fix(wl, s->heap_pos);
+	heap_insert(wl, is_used(s), (uint32_t)wl->n - 1);
 	return result;
+}
+
+int64_t whitelist_use(struct whitelist *wl, const mxa_addr *a, mxa_time now, mxa_time deadline,
+                      struct wl_entry *out)
+{
+	struct slot *s = find_slot(wl, a);
+	uint32_t rel = to_rel(wl, now), want;
+	int64_t moved = 0;
+
+	if (!s || s->deadline <= rel)
+		return -1;
+	if (!is_used(s)) {
+		/* Into the used class: evicted only after every unused entry. */
+		heap_remove(wl, 0, s->heap_pos);
+		heap_insert(wl, 1, (uint32_t)(s - wl->slots));
+	}
+	s->last_use = rel ? rel : 1;
+	want = deadline > now ? to_rel(wl, deadline) : 0;
+	if (want > s->deadline) {
+		moved = (int64_t)want - s->deadline;
+		s->deadline = want;
+		s->seq = wl->seq++;
+		heap_fix(wl, 1, s->heap_pos);
+	}
+	if (out)
+		slot_to_entry(wl, s, out);
+	return moved;
 }
 
 bool whitelist_touch(struct whitelist *wl, const mxa_addr *a, mxa_time now)
 {
-	struct slot *s = find_slot(wl, a);
-	uint32_t rel = to_rel(wl, now);
-
-	if (!s || s->deadline <= rel)
-		return false;
-	s->last_use = rel ? rel : 1;
-	return true;
+	return whitelist_use(wl, a, now, 0, NULL) >= 0;
 }
 
 bool whitelist_set_rdns_done(struct whitelist *wl, const mxa_addr *a, mxa_time now)
@@ -371,17 +461,27 @@ bool whitelist_del(struct whitelist *wl, const mxa_addr *a, struct wl_entry *out
 
 bool whitelist_pop_expired(struct whitelist *wl, mxa_time now, struct wl_entry *out)
 {
-	if (wl->n == 0 || wl->slots[wl->heap[0]].deadline > to_rel(wl, now))
+	uint32_t s;
+
+	if (wl->n == 0)
+		return false;
+	s = earliest(wl);
+	if (wl->slots[s].deadline > to_rel(wl, now))
 		return false;
 	if (out)
-		slot_to_entry(wl, &wl->slots[wl->heap[0]], out);
-	remove_slot(wl, wl->heap[0]);
+		slot_to_entry(wl, &wl->slots[s], out);
+	remove_slot(wl, s);
 	return true;
 }
 
 mxa_time whitelist_next_deadline(const struct whitelist *wl)
 {
-	return wl->n ? from_rel(wl, wl->slots[wl->heap[0]].deadline) : -1;
+	return wl->n ? from_rel(wl, wl->slots[earliest(wl)].deadline) : -1;
+}
+
+size_t whitelist_used_count(const struct whitelist *wl)
+{
+	return wl->heap_n[1];
 }
 
 int whitelist_foreach(const struct whitelist *wl, int (*fn)(void *ctx, const struct wl_entry *e),
@@ -397,4 +497,95 @@ int whitelist_foreach(const struct whitelist *wl, int (*fn)(void *ctx, const str
 			return r;
 	}
 	return 0;
+}
+
+/*
+ * Downwards through the dense slots: a removal moves the last slot into the
+ * hole, so an entry can only move to a lower slot. Walking down, an entry not
+ * yet seen stays below the position (seen at least once); one already seen
+ * may move below it again (seen twice). Walking up would miss entries instead.
+ */
+int whitelist_iter(const struct whitelist *wl, struct wl_iter *it, mxa_time now, size_t *budget,
+                   struct wl_entry *out)
+{
+	uint32_t rel = to_rel(wl, now);
+
+	if (!it->started) {
+		it->started = true;
+		it->next = wl->n;
+	}
+	if (it->next > wl->n)
+		it->next = wl->n;
+	while (it->next > 0) {
+		const struct slot *s;
+
+		if (*budget == 0)
+			return -EAGAIN;
+		(*budget)--;
+		s = &wl->slots[--it->next];
+		if (s->deadline > rel) {
+			slot_to_entry(wl, s, out);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Batched lookups: a lookup costs two dependent cache misses at 1e6 entries
+ * (the index cell, then the slot). Across a batch they overlap: hash all and
+ * prefetch their index cells, then read the cells and prefetch their slots,
+ * then compare, in groups of BATCH_GROUP so that the prefetched lines are
+ * still in the cache when they are used.
+ */
+#define BATCH_GROUP 16
+
+static void prefetch_group(const struct whitelist *wl, const mxa_addr *a, size_t n, size_t *home)
+{
+	for (size_t i = 0; i < n; i++) {
+		home[i] = index_home(wl, &a[i]);
+		__builtin_prefetch(&wl->index[home[i]]);
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint32_t v = wl->index[home[i]];
+
+		if (v)
+			__builtin_prefetch(&wl->slots[v - 1]);
+	}
+}
+
+void whitelist_prefetch(const struct whitelist *wl, const mxa_addr *a, size_t n)
+{
+	size_t home[BATCH_GROUP];
+
+	for (size_t g = 0; g < n; g += BATCH_GROUP)
+		prefetch_group(wl, a + g, n - g < BATCH_GROUP ? n - g : BATCH_GROUP, home);
+}
+
+size_t whitelist_lookup_batch(const struct whitelist *wl, const mxa_addr *a, size_t n, mxa_time now,
+                              bool *live)
+{
+	uint32_t rel = to_rel(wl, now);
+	size_t home[BATCH_GROUP], found = 0;
+
+	for (size_t g = 0; g < n; g += BATCH_GROUP) {
+		size_t m = n - g < BATCH_GROUP ? n - g : BATCH_GROUP;
+
+		prefetch_group(wl, a + g, m, home);
+		for (size_t i = 0; i < m; i++) {
+			size_t c = home[i];
+			const struct slot *s = NULL;
+
+			while (wl->index[c]) {
+				if (addr_equal(&wl->slots[wl->index[c] - 1].addr, &a[g + i])) {
+					s = &wl->slots[wl->index[c] - 1];
+					break;
+				}
+				c = (c + 1) & wl->index_mask;
+			}
+			live[g + i] = s && s->deadline > rel;
+			found += live[g + i];
+		}
+	}
+	return found;
 }

@@ -18,15 +18,20 @@
 
 #include <event2/event.h>
 
+#include "allowfile.h"
 #include "build-config.h"
 #include "log.h"
+#include "metrics.h"
 #include "nfqueue.h"
 #include "pflog.h"
 #include "replay.h"
 #include "capture.h"
+#include "control.h"
+#include "redis.h"
 #include "resolve.h"
 #include "sandbox.h"
 #include "sdnotify.h"
+#include "state.h"
 
 #define RDNS_MAX_INFLIGHT 256
 
@@ -40,11 +45,120 @@ mxa_time daemon_now(void)
 	return (mxa_time)ts.tv_sec;
 }
 
-static bool judge(void *ctx, const struct packet_info *pkt)
+uint64_t daemon_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* A SYN the core holds (a stranger being checked) gets its verdict later, by packet id. */
+static enum nfqueue_verdict judge(void *ctx, uint32_t id, const struct packet_info *pkt)
 {
 	struct daemon *d = ctx;
 
-	return mx_syn(d->mx, &pkt->src, &pkt->dst, daemon_now()) == MX_ALLOW;
+	switch (mx_syn_hold(d->mx, &pkt->src, &pkt->dst, id, daemon_now_ms())) {
+	case MX_ALLOW:
+		return NFQUEUE_ACCEPT;
+	case MX_PENDING:
+		return NFQUEUE_PENDING;
+	case MX_DROP:
+		break;
+	}
+	return NFQUEUE_DROP;
+}
+
+int daemon_check_hold(const struct config *c, char *err, size_t errlen)
+{
+	/* hold-max is bounded below queue-maxlen when applied (daemon_apply_hold_trust()). */
+	(void)c;
+	(void)err;
+	(void)errlen;
+	return 0;
+}
+
+/* Held SYNs take at most half the kernel queue: whitelisted clients keep the other half. */
+static uint32_t hold_max_of(const struct config *c)
+{
+	return c->hold_max <= c->queue_maxlen / 2 ? c->hold_max : c->queue_maxlen / 2;
+}
+
+int daemon_apply_hold_trust(struct daemon *d, const struct config *c)
+{
+	const char **trusted = calloc(c->trust_domain.n + 1, sizeof(*trusted));
+	const char **exclude = calloc(c->domain_trust_exclude.n + 1, sizeof(*exclude));
+	struct trust_params tp = {
+	    .domain_trust = c->domain_trust,
+	    .trusted = trusted,
+	    .n_trusted = c->trust_domain.n,
+	    .exclude = exclude,
+	    .n_exclude = c->domain_trust_exclude.n,
+	};
+	int r = -ENOMEM;
+
+	if (trusted && exclude) {
+		for (size_t i = 0; i < c->trust_domain.n; i++)
+			trusted[i] = c->trust_domain.v[i].spec;
+		for (size_t i = 0; i < c->domain_trust_exclude.n; i++)
+			exclude[i] = c->domain_trust_exclude.v[i].spec;
+		r = mx_set_trust(d->mx, &tp);
+	}
+	free(trusted);
+	free(exclude);
+	/* Only a queue can hold a packet; table mode checks strangers without holding. */
+	if (r == 0 && d->q) {
+		if (hold_max_of(c) != c->hold_max)
+			log_msg(LOG_WARNING,
+			        "hold-max %" PRIu32 " is above half of queue-maxlen %" PRIu32
+			        ": at most %" PRIu32 " SYNs are held, so that held SYNs never fill "
+			        "the kernel queue",
+			        c->hold_max, c->queue_maxlen, hold_max_of(c));
+		r = mx_set_hold(d->mx, hold_max_of(c), c->hold_time, daemon_now_ms());
+	}
+	if (r == 0 && c->domain_trust && !trust_psl_available(mx_trust(d->mx)))
+		log_msg(LOG_WARNING, "domain-trust: this build has no libpsl (meson option psl): "
+		                     "domain trust is off; trust-domain still works");
+	daemon_hold_sync(d);
+	return r;
+}
+
+void daemon_hold_sync(struct daemon *d)
+{
+	int64_t next;
+
+	if (d->q && d->verdicts_buffered) {
+		d->verdicts_buffered = false;
+		if (nfqueue_flush(d->q) < 0) {
+			log_msg(LOG_ERR, "nfqueue: cannot send verdicts (%s); exiting",
+			        strerror(nfqueue_stats(d->q)->send_errno));
+			d->exit_status = 1;
+			if (d->base)
+				event_base_loopbreak(d->base);
+		}
+	}
+	if (!d->ev_hold)
+		return;
+	next = mx_hold_next(d->mx);
+	if (next < 0) {
+		event_del(d->ev_hold);
+	} else {
+		uint64_t now = daemon_now_ms(),
+		         wait = (uint64_t)next > now ? (uint64_t)next - now : 0;
+		struct timeval tv = {(time_t)(wait / 1000), (suseconds_t)(wait % 1000) * 1000};
+
+		event_add(d->ev_hold, &tv);
+	}
+}
+
+static void on_hold(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)fd;
+	(void)what;
+	mx_hold_expire(d->mx, daemon_now_ms());
+	daemon_hold_sync(d);
 }
 
 /*
@@ -56,15 +170,20 @@ static void observe(void *ctx, const struct link_record *rec)
 {
 	struct daemon *d = ctx;
 	mxa_time now = daemon_now();
+	bool blocked = false;
 
 	if (rec->dir == LINK_DIR_OUT)
 		return; /* the server's own outgoing mail */
 	if (rec->action == LINK_ACTION_UNKNOWN)
-		mx_syn(d->mx, &rec->pkt.src, &rec->pkt.dst, now);
+		blocked = mx_syn(d->mx, &rec->pkt.src, &rec->pkt.dst, now) == MX_DROP;
 	else
 		mx_observe(d->mx, &rec->pkt.src, &rec->pkt.dst,
 		           rec->action == LINK_ACTION_PASS ? MX_OBSERVED_PASS : MX_OBSERVED_BLOCK,
 		           now);
+	/* No packet to hold here: a trusted stranger enters the table for its retransmit. */
+	if ((blocked || rec->action == LINK_ACTION_BLOCK) &&
+	    mx_classify(d->mx, &rec->pkt.dst) == MX_REAL)
+		mx_stranger_blocked(d->mx, &rec->pkt.src, now);
 }
 
 static void on_queue(evutil_socket_t fd, short what, void *arg)
@@ -75,6 +194,10 @@ static void on_queue(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	r = nfqueue_dispatch(d->q);
+	if (d->table) /* hybrid: the next SYN of a sender just whitelisted stays in the kernel */
+		daemon_table_sync(d);
+	d->verdicts_buffered = false; /* the dispatch sent them */
+	daemon_hold_sync(d);
 	if (nfqueue_stats(d->q)->enobufs != d->enobufs_seen) {
 		uint64_t n = nfqueue_stats(d->q)->enobufs;
 
@@ -88,10 +211,11 @@ static void on_queue(evutil_socket_t fd, short what, void *arg)
 		d->enobufs_seen = n;
 	}
 	if (r == -ECOMM) {
-		log_msg(LOG_ERR,
-		        "nfqueue: cannot send verdicts (%s) after retries; exiting: the kernel drops "
-		        "the queued packets, the service manager restarts mxallowd",
-		        strerror(nfqueue_stats(d->q)->send_errno));
+		log_msg(
+		    LOG_ERR,
+		    "nfqueue: cannot send verdicts (%s) after retries; exiting: the kernel drops "
+		    "the queued packets, the service manager restarts mxallowd",
+		    strerror(nfqueue_stats(d->q)->send_errno));
 		d->exit_status = 1;
 		event_base_loopbreak(d->base);
 	} else if (r < 0) {
@@ -130,13 +254,15 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	mx_expire(d->mx, daemon_now());
 	daemon_table_sync(d);
+	state_tick(d->state, d->mx, &d->cfg, d->wl_changes, daemon_now());
+	if (d->table && pflog_resync_due(d->table, daemon_now()))
+		daemon_table_resync(d);
 	if (d->pf) {
-		if (pflog_resync_due(d->pf, daemon_now()))
-			daemon_table_resync(d);
 		if (pflog_capture_drops(d->pf, &drops, err, sizeof(err)) == 0 &&
 		    drops != d->capture_drops) {
 			log_msg(LOG_WARNING,
-			        "pflog: %" PRIu64 " log records dropped before mxallowd read them (%" PRIu64
+			        "pflog: %" PRIu64
+			        " log records dropped before mxallowd read them (%" PRIu64
 			        " so far): their connections were not seen",
 			        drops - d->capture_drops, drops);
 			d->capture_drops = drops;
@@ -146,8 +272,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	unlogged = ratelimit_flush(&d->lines);
 	if (unlogged)
 		log_msg(LOG_NOTICE,
-		        "log-rate: %" PRIu64 " accept/drop/whitelist lines not logged (at most %" PRIu32
-		        " a second)",
+		        "log-rate: %" PRIu64
+		        " accept/drop/whitelist lines not logged (at most %" PRIu32 " a second)",
 		        unlogged, d->lines.per_second);
 }
 
@@ -227,6 +353,11 @@ static int setup_loop(struct daemon *d, char *err, size_t errlen)
 		d->ev_queue =
 		    event_new(d->base, nfqueue_fd(d->q), EV_READ | EV_PERSIST, on_queue, d);
 	d->ev_tick = event_new(d->base, -1, EV_PERSIST, on_tick, d);
+	d->ev_hold = evtimer_new(d->base, on_hold, d);
+	if (!d->ev_hold) {
+		snprintf(err, errlen, "cannot register events");
+		return -ENOMEM;
+	}
 	if (!d->ev_queue || !d->ev_tick || event_add(d->ev_queue, NULL) < 0 ||
 	    event_add(d->ev_tick, &one_second) < 0) {
 		snprintf(err, errlen, "cannot register events");
@@ -250,6 +381,9 @@ static int setup_loop(struct daemon *d, char *err, size_t errlen)
 
 static void teardown(struct daemon *d)
 {
+	control_close(d);
+	metrics_close(d);
+	d->redis = redis_free(d->redis);
 	for (size_t i = 0; i < 4; i++)
 		if (d->ev_signals[i])
 			event_free(d->ev_signals[i]);
@@ -257,11 +391,25 @@ static void teardown(struct daemon *d)
 		event_free(d->ev_queue);
 	if (d->ev_tick)
 		event_free(d->ev_tick);
+	if (d->ev_hold)
+		event_free(d->ev_hold);
+	d->ev_hold = NULL;
 	reload_free(d);
 	d->rdns = rdns_free(d->rdns);
+	/* Every held SYN gets its verdict before the queue closes. */
+	if (d->mx && d->q && mx_hold_flush(d->mx, daemon_now_ms()))
+		(void)nfqueue_flush(d->q);
 	d->q = nfqueue_close(d->q);
+	if (d->table != d->pf) /* hybrid: the kernel keeps accepting known senders */
+		(void)pflog_close(d->table, true);
+	d->table = NULL;
 	d->pf = pflog_close(d->pf, true); /* pf: flush, entries would not expire on their own */
+	/* After the queue closed: the synchronous save holds no packet. */
+	if (d->state && d->mx)
+		(void)state_save_final(d->state, d->mx, &d->cfg, d->wl_changes, daemon_now());
+	d->state = state_free(d->state);
 	d->mx = mx_free(d->mx);
+	d->statics = netset_free(d->statics);
 	if (d->base)
 		event_base_free(d->base);
 	if (d->pidfile_written)
@@ -278,6 +426,11 @@ static int load_config(struct daemon *d, char *err, size_t errlen)
 
 	if (r < 0)
 		return r;
+	r = daemon_check_hold(&d->cfg, err, errlen);
+	if (r < 0) {
+		config_clear(&d->cfg);
+		return r;
+	}
 	/* At start the loop does not run yet: resolving here blocks nothing. */
 	r = config_resolve_servers(&d->cfg, resolve_host, NULL, &d->servers, err, errlen);
 	if (r < 0)
@@ -298,6 +451,12 @@ static void print_config(FILE *f, const struct daemon *d)
 	if (!d->cfg.pcap_filter)
 		fprintf(f, "# pcap-filter (default for a live capture) %s\n",
 		        capture_default_filter());
+	if (d->cfg.redis && !d->cfg.node_name) {
+		char host[256] = "";
+
+		(void)gethostname(host, sizeof(host) - 1);
+		fprintf(f, "# node-name (default: the host name) %s\n", host);
+	}
 }
 
 /*
@@ -306,7 +465,10 @@ static void print_config(FILE *f, const struct daemon *d)
  */
 static int drop_privileges(struct daemon *d, char *err, size_t errlen)
 {
-	struct sandbox_paths paths = {.config = d->cli.config_path, .pidfile = d->cfg.pidfile};
+	struct sandbox_paths paths = {.config = d->cli.config_path,
+	                              .pidfile = d->cfg.pidfile,
+	                              .state_dir = state_dir(d->state),
+	                              .control_socket = control_path(d)};
 	int r = 0;
 
 	if (d->pf)
@@ -339,8 +501,9 @@ static int feed_one(void *ctx, const struct wl_entry *e)
 {
 	struct table_feed *f = ctx;
 
-	return e->deadline <= f->now ? 0
-	                             : f->put(f->put_ctx, &e->addr, (uint32_t)(e->deadline - f->now));
+	return e->deadline <= f->now
+	           ? 0
+	           : f->put(f->put_ctx, &e->addr, (uint32_t)(e->deadline - f->now));
 }
 
 static int table_entries(void *ctx, table_put_fn put, void *put_ctx)
@@ -348,17 +511,86 @@ static int table_entries(void *ctx, table_put_fn put, void *put_ctx)
 	struct daemon *d = ctx;
 	struct table_feed f = {put, put_ctx, daemon_now()};
 
+	/*
+	 * Hybrid mode: the ruleset adds a fake-MX client to the set and queues
+	 * its SYN at once; judging what waits in the queue first puts such
+	 * clients in the whitelist, so the resync does not take them for strays.
+	 */
+	if (d->q && d->table)
+		(void)nfqueue_dispatch(d->q); /* a failure shows at the next on_queue() */
 	return whitelist_foreach(mx_whitelist(d->mx), feed_one, &f);
+}
+
+/* A batch of queued SYNs: their whitelist lookups, prefetched before the judge runs. */
+static void prefetch(void *ctx, const mxa_addr *src, size_t n)
+{
+	struct daemon *d = ctx;
+	mxa_addr keys[64];
+
+	if (n > 64)
+		n = 64;
+	for (size_t i = 0; i < n; i++) /* keyed like the whitelist */
+		addr_mask(&keys[i], &src[i], d->cfg.ipv4_prefix, d->cfg.ipv6_prefix);
+	whitelist_prefetch(mx_whitelist(d->mx), keys, n);
+}
+
+/* table-writer: NULL for the build's default (table mode), "none" for no table. */
+static const char *table_writer(const struct daemon *d, bool table_mode)
+{
+	const char *w = d->cfg.table_writer;
+
+	if (!w || strcmp(w, "auto") == 0)
+		return table_mode ? NULL : "none";
+	return w;
 }
 
 static int open_backend(struct daemon *d, char *err, size_t errlen)
 {
-	if (strcmp(d->cfg.backend, "pflog") == 0) {
+	bool table_mode = strcmp(d->cfg.backend, "pflog") == 0;
+	const char *writer = table_writer(d, table_mode);
+
+	if (writer && strcmp(writer, "none") == 0 && table_mode) {
+		snprintf(err, errlen,
+		         "table-writer none: table mode needs a kernel table (table-writer auto, "
+		         "ipset, nft or pf)");
+		return -EINVAL;
+	}
+	if (!table_mode && !(writer && strcmp(writer, "none") == 0)) {
+		/* Hybrid mode: the table writer without a capture, beside the queue. */
+		struct pflog_params tp = {
+		    .table =
+		        {
+		            .writer = writer,
+		            .nft_table = d->cfg.nft_table,
+		            .nft_set4 = d->cfg.nft_set4,
+		            .nft_set6 = d->cfg.nft_set6,
+		            .pf_table = d->cfg.table,
+		            .ipset4 = d->cfg.ipset,
+		            .ipset6 = d->cfg.ipset6,
+		            .v4_prefix = d->cfg.ipv4_prefix,
+		            .v6_prefix = d->cfg.ipv6_prefix,
+		            .default_timeout = d->cfg.whitelist_time,
+		            .max_entries = d->cfg.max_entries,
+		            .replace_only = sandbox_pledges_pf(),
+		        },
+		    .entries = table_entries,
+		    .entries_ctx = d,
+		};
+
+		d->table = pflog_open(&tp, observe, d, err, errlen);
+		if (!d->table)
+			return -EIO;
+	}
+	if (table_mode) {
 		struct pflog_params pp = {
 		    .interface = d->cfg.pflog_interface,
 		    .filter = d->cfg.pcap_filter,
 		    .table =
 		        {
+		            .writer = writer,
+		            .nft_table = d->cfg.nft_table,
+		            .nft_set4 = d->cfg.nft_set4,
+		            .nft_set6 = d->cfg.nft_set6,
 		            .pf_table = d->cfg.table,
 		            .ipset4 = d->cfg.ipset,
 		            .ipset6 = d->cfg.ipset6,
@@ -374,16 +606,19 @@ static int open_backend(struct daemon *d, char *err, size_t errlen)
 		};
 
 		d->pf = pflog_open(&pp, observe, d, err, errlen);
+		d->table = d->pf;
 		return d->pf ? 0 : -EIO;
 	}
 	struct nfqueue_params qp = {
+	    .prefetch = prefetch,
+	    .prefetch_ctx = d,
 	    .queue_num = (uint16_t)d->cfg.queue_num,
 	    .maxlen = d->cfg.queue_maxlen,
 	    .fail_open = d->cfg.fail_open,
 	    .accept_unparsable = d->cfg.accept_unparsable,
 	};
 
-	d->q = nfqueue_open(&qp, judge, d, err, errlen);
+	d->q = nfqueue_new(&qp, judge, d, err, errlen);
 	return d->q ? 0 : -EIO;
 }
 
@@ -415,10 +650,17 @@ int daemon_main(int argc, char **argv)
 		cli_clear(&d.cli);
 		return 1;
 	}
-	if (config_warnings(&d.cfg, warn, sizeof(warn)) && (d.cli.check_config || d.cli.replay_path))
+	if (allowfile_build(&d.cfg, &d.statics, err, sizeof(err)) < 0) {
+		fprintf(stderr, "mxallowd: %s\n", err);
+		teardown(&d);
+		return 1;
+	}
+	if (config_warnings(&d.cfg, warn, sizeof(warn)) &&
+	    (d.cli.check_config || d.cli.replay_path))
 		fprintf(stderr, "mxallowd: warning: %s\n", warn);
 	if (d.cli.check_config) {
 		print_config(stdout, &d);
+		printf("# allow lists: %zu networks\n", netset_count(d.statics));
 		teardown(&d);
 		return 0;
 	}
@@ -439,16 +681,42 @@ int daemon_main(int argc, char **argv)
 
 	if (getentropy(key, sizeof(key)) < 0)
 		key[0] = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32), key[1] = ~key[0];
+	if (state_new(&d.cfg, &d.state, err, sizeof(err)) < 0) {
+		fprintf(stderr, "mxallowd: %s\n", err);
+		teardown(&d);
+		return 1;
+	}
+	if (d.state)
+		state_load(d.state, &d.cfg, daemon_now());
 	daemon_fill_params(&p, &d.cfg, &d.servers);
 	daemon_sink(&d, &sink);
-	d.mx = mx_new(&p, d.cfg.max_entries, key, &sink, daemon_now());
+	/* Created early enough to hold the last uses of the loaded entries. */
+	d.mx = mx_new(&p, d.cfg.max_entries, key, &sink, state_epoch(d.state, daemon_now()));
 	if (!d.mx) {
 		fprintf(stderr, "mxallowd: cannot create the whitelist (max-entries %" PRIu32 ")\n",
 		        d.cfg.max_entries);
 		teardown(&d);
 		return 1;
 	}
+	mx_set_static(d.mx, d.statics);
+	d.statics = NULL;
 	if (open_backend(&d, err, sizeof(err)) < 0) {
+		fprintf(stderr, "mxallowd: %s\n", err);
+		teardown(&d);
+		return 1;
+	}
+	/* With the backend open: in table mode the kernel table learns the loaded entries. */
+	d.restoring = true;
+	state_restore(d.state, d.mx, daemon_now());
+	d.restoring = false;
+	daemon_table_sync(&d);
+	/* Before detaching: "another mxallowd answers on it" reaches the terminal. */
+	if (control_open(&d, err, sizeof(err)) < 0) {
+		fprintf(stderr, "mxallowd: %s\n", err);
+		teardown(&d);
+		return 1;
+	}
+	if (metrics_open(&d, err, sizeof(err)) < 0) {
 		fprintf(stderr, "mxallowd: %s\n", err);
 		teardown(&d);
 		return 1;
@@ -468,13 +736,23 @@ int daemon_main(int argc, char **argv)
 		}
 		d.pidfile_written = true;
 	}
-	if (setup_loop(&d, err, sizeof(err)) < 0 || drop_privileges(&d, err, sizeof(err)) < 0) {
+	if (setup_loop(&d, err, sizeof(err)) < 0 || control_start(&d, err, sizeof(err)) < 0 ||
+	    (d.cfg.redis && !(d.redis = redis_new(&d, err, sizeof(err)))) ||
+	    metrics_start(&d, err, sizeof(err)) < 0 || drop_privileges(&d, err, sizeof(err)) < 0) {
 		log_msg(LOG_ERR, "%s", err);
+		teardown(&d);
+		return 1;
+	}
+	if (daemon_apply_hold_trust(&d, &d.cfg) < 0) {
+		log_msg(LOG_ERR, "cannot set up held verdicts and trusted domains: out of memory");
 		teardown(&d);
 		return 1;
 	}
 	if (d.pf)
 		snprintf(qdesc, sizeof(qdesc), "pflog %s", pflog_describe(d.pf));
+	else if (d.table) /* hybrid: the kernel accepts the set's members itself */
+		snprintf(qdesc, sizeof(qdesc), "nfqueue queue=%" PRIu32 " hybrid %s",
+		         d.cfg.queue_num, pflog_describe(d.table));
 	else
 		snprintf(qdesc, sizeof(qdesc), "nfqueue queue=%" PRIu32, d.cfg.queue_num);
 	log_msg(LOG_NOTICE,
@@ -484,6 +762,9 @@ int daemon_main(int argc, char **argv)
 	        join_addrs(buf1, sizeof(buf1), d.servers.fake, d.servers.n_fake),
 	        join_addrs(buf2, sizeof(buf2), d.servers.real, d.servers.n_real),
 	        d.cfg.whitelist_time, d.cfg.no_rdns ? "off" : "on");
+	if (mx_static(d.mx))
+		log_msg(LOG_NOTICE, "allow lists: %zu networks", netset_count(mx_static(d.mx)));
+	state_arm(d.state, d.wl_changes, daemon_now());
 	sd_notify_ready();
 	if (event_base_dispatch(d.base) < 0) {
 		log_msg(LOG_ERR, "event loop failed");

@@ -5,6 +5,7 @@
  * Restart-only keys keep their running values, with a warning naming them.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include <event2/dns.h>
 #include <event2/util.h>
 
+#include "allowfile.h"
 #include "daemon.h"
 #include "log.h"
 #include "nfqueue.h"
@@ -38,9 +40,63 @@ struct reload {
 	struct config next;
 	struct name *names;
 	size_t n_names, pending;
-	bool starting; /* callbacks that come while requests are issued do not finish */
-	bool again;    /* another SIGHUP came meanwhile */
+	bool starting;   /* callbacks that come while requests are issued do not finish */
+	bool again;      /* another SIGHUP came meanwhile */
+	char notes[576]; /* for reload_start_cb() callers: restart-only keys kept */
 };
+
+/* A reload_start_cb() caller, answered once the run numbered @run (or a later one) ends. */
+struct reload_waiter {
+	reload_done_fn done;
+	void *ctx;
+	uint64_t run;
+	struct reload_waiter *next;
+};
+
+/* Gives @text to the callers waiting for the run that just ended (d->reload_runs). */
+static void reload_answer(struct daemon *d, bool ok, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void reload_answer(struct daemon *d, bool ok, const char *fmt, ...)
+{
+	struct reload_waiter **p = &d->reload_waiters, *w, *ready = NULL;
+	char text[CONFIG_ERRLEN + 640];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	while ((w = *p)) {
+		if (w->run <= d->reload_runs) {
+			*p = w->next;
+			w->next = ready;
+			ready = w;
+		} else {
+			p = &w->next;
+		}
+	}
+	while ((w = ready)) {
+		ready = w->next;
+		w->done(w->ctx, ok, text);
+		free(w);
+	}
+}
+
+/* The end of a run that failed: logged, and answered to the callers waiting for it. */
+static void reload_failed(struct daemon *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void reload_failed(struct daemon *d, const char *fmt, ...)
+{
+	char text[CONFIG_ERRLEN + 128];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	log_msg(LOG_ERR, "%s", text);
+	reload_answer(d, false, "%s", text);
+}
 
 static void reload_destroy(struct reload *r)
 {
@@ -60,6 +116,12 @@ void reload_free(struct daemon *d)
 {
 	reload_destroy(d->reload);
 	d->reload = NULL;
+	while (d->reload_waiters) {
+		struct reload_waiter *w = d->reload_waiters;
+
+		d->reload_waiters = w->next;
+		free(w);
+	}
 }
 
 /* The resolver config_resolve_servers() sees: the answers gathered above. */
@@ -88,23 +150,49 @@ static int cached(void *ctx, const char *spec, mxa_addr *out, size_t max, char *
 static void apply(struct daemon *d, struct config *c, struct config_servers *s)
 {
 	struct mx_params p;
-	char names[512];
+	char names[512], allow_err[CONFIG_ERRLEN];
+	struct netset *statics;
 
 	/* First keep what only a restart changes: the core must go on with the running prefixes. */
 	if (config_restart_changes(&d->cfg, c, names, sizeof(names)) > 0)
 		log_msg(LOG_WARNING, "reload: %s: take effect on restart; running values kept",
 		        names);
+	if (d->reload && names[0])
+		snprintf(d->reload->notes, sizeof(d->reload->notes),
+		         "; %s: take effect on restart, running values kept", names);
 	if (config_keep_restart(c, &d->cfg) < 0) {
-		log_msg(LOG_ERR, "reload failed: out of memory; keeping previous configuration");
+		reload_failed(d, "reload failed: out of memory; keeping previous configuration");
+		config_servers_clear(s);
+		return;
+	}
+	if (daemon_check_hold(c, names, sizeof(names)) < 0) {
+		reload_failed(d, "reload failed: %s; keeping previous configuration", names);
+		config_servers_clear(s);
+		return;
+	}
+	/* The allow lists are read whole before anything changes: a bad line keeps the old ones. */
+	if (allowfile_build(c, &statics, allow_err, sizeof(allow_err)) < 0) {
+		reload_failed(d, "reload failed: %s; keeping previous configuration", allow_err);
 		config_servers_clear(s);
 		return;
 	}
 	daemon_fill_params(&p, c, s);
 	if (mx_set_params(d->mx, &p) < 0) {
-		log_msg(LOG_ERR, "reload failed: invalid parameters; keeping previous configuration");
+		reload_failed(d,
+		              "reload failed: invalid parameters; keeping previous configuration");
 		config_servers_clear(s);
+		netset_free(statics);
 		return;
 	}
+	if (netset_count(statics) != netset_count(mx_static(d->mx)))
+		log_msg(LOG_NOTICE, "reload: allow lists: %zu networks (were %zu)",
+		        netset_count(statics), netset_count(mx_static(d->mx)));
+	mx_set_static(d->mx, statics);
+	/* The held SYNs stay held (or get their verdict now if hold-max went down). */
+	if (daemon_apply_hold_trust(d, c) < 0)
+		log_msg(LOG_ERR,
+		        "reload: cannot apply the trust keys: out of memory; held SYNs and "
+		        "trusted domains keep the previous values");
 	if (d->q && (c->queue_maxlen != d->cfg.queue_maxlen || c->fail_open != d->cfg.fail_open))
 		if (nfqueue_configure(d->q, c->queue_maxlen, c->fail_open) < 0)
 			log_msg(LOG_WARNING, "reload: cannot change queue-maxlen/fail-open");
@@ -118,6 +206,7 @@ static void apply(struct daemon *d, struct config *c, struct config_servers *s)
 	d->servers = *s;
 	memset(c, 0, sizeof(*c));
 	log_msg(LOG_NOTICE, "reload ok");
+	reload_answer(d, true, "reload ok%s", d->reload ? d->reload->notes : "");
 	daemon_table_resync(d); /* a reload also heals the kernel table */
 }
 
@@ -129,9 +218,11 @@ static void finish(struct reload *r)
 	bool again = r->again;
 
 	if (config_resolve_servers(&r->next, cached, r, &s, err, sizeof(err)) < 0)
-		log_msg(LOG_ERR, "reload failed: %s; keeping previous configuration", err);
+		reload_failed(d, "reload failed: %s; keeping previous configuration", err);
 	else
 		apply(d, &r->next, &s);
+	/* Whatever ended this run without an answer above: its callers are not left waiting. */
+	reload_answer(d, false, "reload failed (see the log); keeping previous configuration");
 	sd_notify_ready();
 	d->reload = NULL;
 	reload_destroy(r);
@@ -163,7 +254,8 @@ static void resolved(int result, struct evutil_addrinfo *res, void *arg)
 	nm->done = true;
 	nm->req = NULL;
 	if (result == 0) {
-		for (struct evutil_addrinfo *ai = res; ai && nm->n < NAME_MAX_ADDRS; ai = ai->ai_next) {
+		for (struct evutil_addrinfo *ai = res; ai && nm->n < NAME_MAX_ADDRS;
+		     ai = ai->ai_next) {
 			if (ai->ai_family == AF_INET)
 				addr_from_v4(&nm->addrs[nm->n++],
 				             &((struct sockaddr_in *)ai->ai_addr)->sin_addr);
@@ -214,21 +306,22 @@ void reload_start(struct daemon *d)
 		d->reload->again = true; /* the newest file wins, read once the names are in */
 		return;
 	}
+	d->reload_runs++; /* reload_start_cb(): this run answers the callers waiting so far */
 	r = calloc(1, sizeof(*r));
 	if (!r) {
-		log_msg(LOG_ERR, "reload failed: out of memory; keeping previous configuration");
+		reload_failed(d, "reload failed: out of memory; keeping previous configuration");
 		return;
 	}
 	r->d = d;
 	sd_notify_reloading();
 	if (cli_build_config(&d->cli, &r->next, err, sizeof(err)) < 0) {
-		log_msg(LOG_ERR, "reload failed: %s; keeping previous configuration", err);
+		reload_failed(d, "reload failed: %s; keeping previous configuration", err);
 		free(r);
 		sd_notify_ready();
 		return;
 	}
 	if (add_names(r, &r->next.fake) < 0 || add_names(r, &r->next.real) < 0) {
-		log_msg(LOG_ERR, "reload failed: out of memory; keeping previous configuration");
+		reload_failed(d, "reload failed: out of memory; keeping previous configuration");
 		reload_destroy(r);
 		sd_notify_ready();
 		return;
@@ -241,7 +334,7 @@ void reload_start(struct daemon *d)
 	/* A fresh resolver: /etc/resolv.conf and /etc/hosts as they are now. */
 	r->dns = evdns_base_new(d->base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
 	if (!r->dns) {
-		log_msg(LOG_ERR, "reload failed: cannot set up the resolver from /etc/resolv.conf; "
+		reload_failed(d, "reload failed: cannot set up the resolver from /etc/resolv.conf; "
 		                 "keeping previous configuration");
 		d->reload = NULL;
 		reload_destroy(r);
@@ -253,9 +346,37 @@ void reload_start(struct daemon *d)
 	r->starting = true;
 	r->pending = r->n_names;
 	for (size_t i = 0; i < r->n_names; i++)
-		r->names[i].req =
-		    evdns_getaddrinfo(r->dns, r->names[i].spec, NULL, &hints, resolved, &r->names[i]);
+		r->names[i].req = evdns_getaddrinfo(r->dns, r->names[i].spec, NULL, &hints,
+		                                    resolved, &r->names[i]);
 	r->starting = false;
 	if (r->pending == 0)
 		finish_later(r);
+}
+
+int reload_start_cb(struct daemon *d, reload_done_fn done, void *ctx)
+{
+	struct reload_waiter *w = malloc(sizeof(*w));
+
+	if (!w)
+		return -ENOMEM;
+	/* The next run to start reads the file after this call: the one now, or after the current.
+	 */
+	*w = (struct reload_waiter){done, ctx, d->reload_runs + 1, d->reload_waiters};
+	d->reload_waiters = w;
+	reload_start(d);
+	return 0;
+}
+
+void reload_forget_cb(struct daemon *d, void *ctx)
+{
+	struct reload_waiter **p = &d->reload_waiters, *w;
+
+	while ((w = *p)) {
+		if (w->ctx == ctx) {
+			*p = w->next;
+			free(w);
+		} else {
+			p = &w->next;
+		}
+	}
 }

@@ -22,8 +22,10 @@
  *          exit (unveil "c"; as an unprivileged user the directory must also
  *          allow it, or the pidfile stays)
  *   wpath  only with a state directory
- * Not promised: unix (syslog goes through sendsyslog(2); sd_notify is
- * systemd's), dns, proc/exec (no fork after start), id (the user switch
+ *   unix   only with a control socket: accept(2) on it (mxallowctl); and
+ *          cpath with unveil "c" on its path, to remove it at exit
+ * Not promised otherwise: unix (syslog goes through sendsyslog(2); sd_notify
+ * is systemd's), dns, proc/exec (no fork after start), id (the user switch
  * comes before), tmppath, fattr.
  */
 #include "sandbox.h"
@@ -70,6 +72,7 @@ int sandbox_restrict(const struct sandbox_paths *p, char *err, size_t errlen)
 	if ((r = reveal(p->config, "r", err, errlen)) < 0 ||
 	    (r = reveal(p->pidfile, "c", err, errlen)) < 0 ||
 	    (r = reveal(p->state_dir, "rwc", err, errlen)) < 0 ||
+	    (r = reveal(p->control_socket, "c", err, errlen)) < 0 ||
 	    (r = reveal("/etc/resolv.conf", "r", err, errlen)) < 0 ||
 	    (r = reveal("/etc/hosts", "r", err, errlen)) < 0)
 		return r;
@@ -78,8 +81,9 @@ int sandbox_restrict(const struct sandbox_paths *p, char *err, size_t errlen)
 		snprintf(err, errlen, "unveil: cannot lock: %s", strerror(e));
 		return -e;
 	}
-	snprintf(promises, sizeof(promises), "stdio rpath inet bpf pf%s%s",
-	         p->pidfile || p->state_dir ? " cpath" : "", p->state_dir ? " wpath" : "");
+	snprintf(promises, sizeof(promises), "stdio rpath inet bpf pf%s%s%s",
+	         p->pidfile || p->state_dir || p->control_socket ? " cpath" : "",
+	         p->state_dir ? " wpath" : "", p->control_socket ? " unix" : "");
 	if (pledge(promises, NULL) < 0) {
 		e = errno;
 		snprintf(err, errlen, "pledge \"%s\": %s", promises, strerror(e));

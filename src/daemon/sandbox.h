@@ -16,9 +16,10 @@
 
 /* What the running daemon still needs from the file system (NULL: nothing). */
 struct sandbox_paths {
-	const char *config;    /* read again on SIGHUP */
-	const char *pidfile;   /* removed at exit */
-	const char *state_dir; /* read, written, created in */
+	const char *config;         /* read again on SIGHUP */
+	const char *pidfile;        /* removed at exit */
+	const char *state_dir;      /* read, written, created in */
+	const char *control_socket; /* listening UNIX socket: accepted on, removed at exit */
 };
 
 /**

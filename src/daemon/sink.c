@@ -9,7 +9,10 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "nfqueue.h"
 #include "pflog.h"
+#include "redis.h"
+#include "syncwire.h"
 #include "resolve.h"
 
 /*
@@ -23,22 +26,60 @@ static bool line_allowed(struct daemon *d, int level)
 	return !d->lines.per_second || ratelimit_allow(&d->lines, daemon_now());
 }
 
+/*
+ * The longest timeout an ipset entry holds (2^31 ms). An entry renewed on use
+ * can live longer (renew-time): the kernel gets this much, and the periodic
+ * table resync, which reads the kernel's timeouts, arms it again before it
+ * runs out. pf ignores timeouts.
+ */
+#define TABLE_TIMEOUT_MAX 2147483
+
+static uint32_t table_timeout(const struct wl_entry *e, mxa_time now)
+{
+	mxa_time left = e->deadline - now;
+
+	return left < 1 ? 1 : left > TABLE_TIMEOUT_MAX ? TABLE_TIMEOUT_MAX : (uint32_t)left;
+}
+
 static void sink_added(void *ctx, const struct wl_entry *e, bool renewed, const char *name,
                        mxa_time now)
 {
 	struct daemon *d = ctx;
 	char a[ADDR_STRLEN], o[ADDR_STRLEN];
 
-	if (d->pf) /* sent by daemon_table_sync() or at the end of the dispatch */
-		pflog_add(d->pf, &e->addr, (uint32_t)(e->deadline - now));
+	if (d->table) /* sent by daemon_table_sync() or at the end of the dispatch */
+		pflog_add(d->table, &e->addr, table_timeout(e, now));
+	d->wl_changes++; /* the state file is behind */
+	if (d->redis)    /* peers' entries are not passed on (redis.c checks) */
+		redis_changed(d->redis, e, false);
+	if (d->restoring)
+		return; /* the state file's entries: one line for all of them */
 	if (!line_allowed(d, LOG_INFO))
 		return;
-	if (e->reason == WL_REASON_RDNS_SIBLING)
+	/* Renewal on use (mx.h, renew_time): the core reports it rarely, see there. */
+	if (renewed && e->used && e->last_use == now)
+		log_msg(LOG_INFO,
+		        "whitelist renew addr=%s reason=%s use=accepted "
+		        "expires-in=%" PRId64,
+		        addr_format(&e->addr, a), whitelist_reason_name(e->reason),
+		        e->deadline - now);
+	else if (e->reason == WL_REASON_PEER)
+		log_msg(LOG_INFO,
+		        "whitelist %s addr=%s reason=peer origin=peer:%s expires-in=%" PRId64
+		        " lag-us=%" PRId64,
+		        renewed ? "renew" : "add", addr_format(&e->addr, a),
+		        syncwire_origin_node(&e->origin, o), e->deadline - now,
+		        redis_applying_lag_us(d->redis));
+	else if (e->reason == WL_REASON_RDNS_SIBLING || e->reason == WL_REASON_RDNS_DOMAIN ||
+	         e->reason == WL_REASON_TRUSTED)
 		log_msg(LOG_INFO,
 		        "whitelist %s addr=%s reason=%s origin=%s name=%s expires-in=%" PRId64,
 		        renewed ? "renew" : "add", addr_format(&e->addr, a),
 		        whitelist_reason_name(e->reason), addr_format(&e->origin, o),
 		        name ? name : "-", e->deadline - now);
+	else if (e->reason == WL_REASON_MANUAL) /* mxallowctl add: no origin */
+		log_msg(LOG_INFO, "whitelist %s addr=%s reason=manual expires-in=%" PRId64,
+		        renewed ? "renew" : "add", addr_format(&e->addr, a), e->deadline - now);
 	else
 		log_msg(LOG_INFO, "whitelist %s addr=%s reason=%s dst=%s expires-in=%" PRId64,
 		        renewed ? "renew" : "add", addr_format(&e->addr, a),
@@ -51,8 +92,13 @@ static void sink_removed(void *ctx, const struct wl_entry *e, enum mx_removal wh
 	struct daemon *d = ctx;
 	char a[ADDR_STRLEN];
 
-	if (d->pf)
-		pflog_del(d->pf, &e->addr);
+	if (d->table)
+		pflog_del(d->table, &e->addr);
+	if (why != MX_REMOVED_EXPIRED)
+		d->wl_changes++; /* expired entries need no save: a load drops them */
+	/* Expiry is Redis's own (TTL), an eviction this host's: only deletions are shared. */
+	if (d->redis && why == MX_REMOVED_DELETED)
+		redis_changed(d->redis, e, true);
 	if (!line_allowed(d, LOG_INFO))
 		return;
 	log_msg(LOG_INFO, "whitelist del addr=%s reason=%s", addr_format(&e->addr, a),
@@ -87,6 +133,8 @@ static void sink_decided(void *ctx, const mxa_addr *src, const mxa_addr *dst, en
 	struct daemon *d = ctx;
 	char s[ADDR_STRLEN], t[ADDR_STRLEN];
 
+	if (v == MX_ALLOW)
+		d->wl_changes++; /* a use: the entry's last use moved */
 	if (!line_allowed(d, v == MX_ALLOW ? LOG_INFO : LOG_NOTICE))
 		return;
 	if (v == MX_ALLOW)
@@ -97,12 +145,102 @@ static void sink_decided(void *ctx, const mxa_addr *src, const mxa_addr *dst, en
 		        addr_format(src, s), addr_format(dst, t));
 }
 
+/* Allow lists: no whitelist entry involved (nothing to save), only the line. */
+static void sink_accepted_static(void *ctx, const mxa_addr *src, const mxa_addr *dst,
+                                 const struct netset_net *net)
+{
+	struct daemon *d = ctx;
+	char s[ADDR_STRLEN], t[ADDR_STRLEN], n[NETSET_STRLEN];
+
+	if (!line_allowed(d, LOG_INFO))
+		return;
+	log_msg(LOG_INFO, "accept src=%s dst=%s reason=static net=%s", addr_format(src, s),
+	        addr_format(dst, t), netset_format(net, n));
+}
+
 static void sink_unconfirmed(void *ctx, const mxa_addr *client, const char *name)
 {
 	char a[ADDR_STRLEN];
 
 	(void)ctx;
 	log_msg(LOG_INFO, "rdns addr=%s name=%s not-confirmed", addr_format(client, a), name);
+}
+
+/* A stranger's check: the same lookup as a fake-MX client's, under the same rate limit. */
+static int sink_check(void *ctx, const mxa_addr *client)
+{
+	struct daemon *d = ctx;
+	int r;
+
+	if (!d->rdns)
+		return -ENOSYS;
+	r = rdns_lookup(d->rdns, client);
+	if (r < 0)
+		d->rdns_skipped++;
+	return r;
+}
+
+static const char *hold_end_word(enum mx_hold_end why)
+{
+	switch (why) {
+	case MX_HOLD_RELEASED:
+		return "whitelisted";
+	case MX_HOLD_REFUSED:
+		return "not-trusted";
+	case MX_HOLD_EXPIRED:
+		return "hold-expired";
+	case MX_HOLD_FLUSHED:
+		return "hold-flushed";
+	}
+	return "unknown";
+}
+
+/* The verdict of a held SYN: sent with the next flush (daemon_hold_sync() or the dispatch). */
+static void sink_verdict(void *ctx, uint64_t token, const mxa_addr *src, const mxa_addr *dst,
+                         enum mx_verdict v, enum mx_hold_end why, uint64_t since_ms)
+{
+	struct daemon *d = ctx;
+	char s[ADDR_STRLEN], t[ADDR_STRLEN];
+	uint64_t now = daemon_now_ms();
+
+	if (d->q) {
+		(void)nfqueue_verdict(d->q, (uint32_t)token, v == MX_ALLOW);
+		d->verdicts_buffered = true;
+	}
+	if (!line_allowed(d, v == MX_ALLOW ? LOG_INFO : LOG_NOTICE))
+		return;
+	log_msg(v == MX_ALLOW ? LOG_INFO : LOG_NOTICE,
+	        "%s src=%s dst=%s reason=%s held-ms=%" PRIu64, v == MX_ALLOW ? "accept" : "drop",
+	        addr_format(src, s), addr_format(dst, t), hold_end_word(why),
+	        now > since_ms ? now - since_ms : 0);
+}
+
+/* @name comes from rdns, checked there (text_is_hostname()): safe in a log line. */
+static void sink_refused(void *ctx, const mxa_addr *client, const char *name, enum mx_refusal why)
+{
+	struct daemon *d = ctx;
+	char a[ADDR_STRLEN];
+
+	if (!line_allowed(d, LOG_INFO))
+		return;
+	log_msg(LOG_INFO, "trust refuse addr=%s name=%s reason=%s", addr_format(client, a),
+	        name ? name : "-", mx_refusal_name(why));
+}
+
+static void sink_member(void *ctx, const mxa_addr *client, const char *name, const char *domain,
+                        enum trust_name why)
+{
+	struct daemon *d = ctx;
+	char a[ADDR_STRLEN];
+
+	if (!line_allowed(d, LOG_INFO))
+		return;
+	if (domain)
+		log_msg(LOG_INFO, "trust member addr=%s name=%s domain=%s", addr_format(client, a),
+		        name, domain);
+	else
+		log_msg(LOG_INFO, "trust member-refused addr=%s name=%s reason=%s",
+		        addr_format(client, a), name, trust_name_word(why));
 }
 
 void daemon_sink(struct daemon *d, struct mx_sink *out)
@@ -114,6 +252,11 @@ void daemon_sink(struct daemon *d, struct mx_sink *out)
 	    .resolve = sink_resolve,
 	    .decided = sink_decided,
 	    .unconfirmed = sink_unconfirmed,
+	    .check = sink_check,
+	    .verdict = sink_verdict,
+	    .refused = sink_refused,
+	    .member = sink_member,
+	    .accepted_static = sink_accepted_static,
 	};
 }
 
@@ -122,7 +265,7 @@ void daemon_table_sync(struct daemon *d)
 {
 	char err[CONFIG_ERRLEN];
 
-	if (d->pf && pflog_commit(d->pf, err, sizeof(err)) < 0)
+	if (d->table && pflog_commit(d->table, err, sizeof(err)) < 0)
 		log_msg(LOG_ERR, "%s", err);
 }
 
@@ -132,11 +275,11 @@ void daemon_table_resync(struct daemon *d)
 	uint64_t healed;
 	char err[CONFIG_ERRLEN];
 
-	if (!d->pf)
+	if (!d->table)
 		return;
-	s = pflog_stats(d->pf);
+	s = pflog_stats(d->table);
 	healed = s->table_healed;
-	if (pflog_resync(d->pf, daemon_now(), err, sizeof(err)) < 0)
+	if (pflog_resync(d->table, daemon_now(), err, sizeof(err)) < 0)
 		log_msg(LOG_ERR, "%s", err);
 	else if (s->table_healed != healed)
 		log_msg(LOG_WARNING, "table resync corrected=%" PRIu64, s->table_healed - healed);
@@ -149,6 +292,7 @@ void daemon_rdns_done(void *ctx, const mxa_addr *client, const char *name, const
 
 	mx_resolved(d->mx, client, name, addrs, n, daemon_now());
 	daemon_table_sync(d);
+	daemon_hold_sync(d);
 }
 
 void daemon_rdns_error(void *ctx, const mxa_addr *client, const char *what)
@@ -166,8 +310,11 @@ void daemon_rdns_failed(void *ctx, const mxa_addr *client, enum rdns_failure why
 	struct daemon *d = ctx;
 	char a[ADDR_STRLEN];
 
-	mx_rdns_failed(d->mx, client, why == RDNS_FAIL_TEMPORARY ? MX_RDNS_TEMPORARY : MX_RDNS_FINAL,
+	mx_rdns_failed(d->mx, client,
+	               why == RDNS_FAIL_TEMPORARY ? MX_RDNS_TEMPORARY : MX_RDNS_FINAL,
 	               daemon_now());
+	daemon_table_sync(d);
+	daemon_hold_sync(d);
 	if (name)
 		log_msg(LOG_INFO, "rdns addr=%s error=%s name=%s", addr_format(client, a), what,
 		        name);
@@ -175,14 +322,14 @@ void daemon_rdns_failed(void *ctx, const mxa_addr *client, enum rdns_failure why
 		log_msg(LOG_INFO, "rdns addr=%s error=%s", addr_format(client, a), what);
 }
 
-void daemon_fill_params(struct mx_params *p, const struct config *c,
-                        const struct config_servers *s)
+void daemon_fill_params(struct mx_params *p, const struct config *c, const struct config_servers *s)
 {
 	p->fake = s->fake;
 	p->n_fake = s->n_fake;
 	p->real = s->real;
 	p->n_real = s->n_real;
 	p->whitelist_time = c->whitelist_time;
+	p->renew_time = c->renew_time;
 	p->rdns = !c->no_rdns;
 	p->rdns_max = c->rdns_max;
 	p->v4_prefix = c->ipv4_prefix;

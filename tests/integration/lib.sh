@@ -504,17 +504,25 @@ daemon_ready() {
 }
 
 # start_daemon ARGS...: runs mxallowd in the foreground in the server namespace, logging to
-# $DAEMON_LOG; waits for its `started` line. Adds --pidfile and an empty -c unless given.
+# $DAEMON_LOG; waits for its `started` line. Adds --pidfile, an empty -c, --state-file none and
+# --control-socket none unless given.
 start_daemon() {
-	local a extra=() have_c=0 have_pid=0
+	local a extra=() have_c=0 have_pid=0 have_state=0 have_ctl=0
 	for a in "$@"; do
 		case $a in
 		-c | --config | --config=*) have_c=1 ;;
 		--pidfile | --pidfile=*) have_pid=1 ;;
+		--state-file | --state-file=*) have_state=1 ;;
+		--control-socket | --control-socket=*) have_ctl=1 ;;
 		esac
 	done
 	[ $have_c = 1 ] || extra+=(-c "$MXA_TMP/empty.conf")
 	[ $have_pid = 1 ] || extra+=(--pidfile "$DAEMON_PIDFILE")
+	# Never the default /var/lib/mxallowd: a test that wants a state file names it here
+	# (on the command line: it wins over a config file's state-file).
+	[ $have_state = 1 ] || extra+=(--state-file none)
+	# Never the default /run/mxallowd/control either: t-control.sh names its own.
+	[ $have_ctl = 1 ] || extra+=(--control-socket none)
 	DAEMON_ARGS="-F -s ${extra[*]} $*"
 	: >>"$DAEMON_LOG"
 	say "  starting: ip netns exec $NS_SRV $MXALLOWD $DAEMON_ARGS"

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -557,6 +558,573 @@ static void test_rdns_sibling_turned_client(void **state)
 	assert_int_equal(mx_stats(mx)->rdns_reasked, 0); /* its first lookup, not a retry */
 }
 
+/* The entry of @src as the whitelist holds it at @now; fails when it is not live. */
+static struct wl_entry live_entry(struct mx *mx, const char *src, mxa_time now)
+{
+	mxa_addr a = ip(src);
+	struct wl_entry e;
+
+	assert_true(whitelist_lookup(mx_whitelist(mx), &a, now, &e));
+	return e;
+}
+
+/*
+ * An Exim-like sender: delivered once through the fake then the real MX, then
+ * (remembering the fake MX's refusal) comes back straight to the real MX after
+ * whitelist-time: renew-time keeps it in, at its first SYN.
+ */
+static void test_renew_on_use_exim_like(void **state)
+{
+	struct fixture *f = *state;
+	struct mx *mx;
+	struct wl_entry e;
+
+	f->p.whitelist_time = 60;
+	f->p.renew_time = 600;
+	mx = make(f, 100);
+	syn(mx, "198.51.100.1", "192.0.2.10", 1000);
+	assert_int_equal(syn(mx, "198.51.100.1", "192.0.2.20", 1001), MX_ALLOW);
+	/* The first use is reported: the reason and origin stay, the deadline is 600 s away. */
+	assert_string_equal(f->rec.lines[1],
+	                    "renew 198.51.100.1 reason=1 origin=192.0.2.10 name=- ttl=600");
+	assert_string_equal(f->rec.lines[2], "accept 198.51.100.1>192.0.2.20");
+	e = live_entry(mx, "198.51.100.1", 1001);
+	assert_true(e.used);
+	assert_int_equal(e.last_use, 1001);
+	assert_int_equal(e.deadline, 1601);
+	/* Well after whitelist-time: accepted, renewed again, but not reported (moved 99 s). */
+	assert_int_equal(syn(mx, "198.51.100.1", "192.0.2.20", 1100), MX_ALLOW);
+	assert_string_equal(f->rec.lines[3], "accept 198.51.100.1>192.0.2.20");
+	assert_int_equal(f->rec.n, 4);
+	assert_int_equal(live_entry(mx, "198.51.100.1", 1100).deadline, 1700);
+	assert_int_equal(live_entry(mx, "198.51.100.1", 1100).reason, WL_REASON_FAKE_MX);
+	/* After a pause of half renew-time (300 s) the renewal is reported again. */
+	assert_int_equal(syn(mx, "198.51.100.1", "192.0.2.20", 1400), MX_ALLOW);
+	assert_string_equal(f->rec.lines[4],
+	                    "renew 198.51.100.1 reason=1 origin=192.0.2.10 name=- ttl=600");
+	/* renew-time after its last use it is gone. */
+	assert_int_equal(syn(mx, "198.51.100.1", "192.0.2.20", 1999), MX_ALLOW);
+	assert_int_equal(syn(mx, "198.51.100.1", "192.0.2.20", 2598), MX_ALLOW);
+	assert_int_equal(mx_expire(mx, 3197), 3198);
+	assert_int_equal(syn(mx, "198.51.100.1", "192.0.2.20", 3198), MX_DROP);
+	assert_int_equal(mx_stats(mx)->expired, 1);
+	assert_int_equal(mx_stats(mx)->accepted, 5);
+	assert_int_equal(mx_stats(mx)->dropped, 1);
+	assert_int_equal(mx_stats(mx)->fake_hits, 1);
+}
+
+/* renew-time 0: mxallowd 1.9, the sender that skips the fake MX is dropped. */
+static void test_renew_off_drops_returning_sender(void **state)
+{
+	struct fixture *f = *state;
+	struct mx *mx;
+
+	f->p.whitelist_time = 60;
+	f->p.renew_time = 0;
+	mx = make(f, 100);
+	syn(mx, "198.51.100.1", "192.0.2.10", 1000);
+	assert_int_equal(syn(mx, "198.51.100.1", "192.0.2.20", 1001), MX_ALLOW);
+	assert_int_equal(f->rec.n, 2); /* add, accept: no renewal */
+	assert_true(live_entry(mx, "198.51.100.1", 1001).used);
+	assert_int_equal(live_entry(mx, "198.51.100.1", 1001).deadline, 1060);
+	assert_int_equal(syn(mx, "198.51.100.1", "192.0.2.20", 1100), MX_DROP);
+}
+
+/* A Postfix-like sender tries the fake MX first every time: each delivery ends renewed. */
+static void test_renew_on_use_postfix_like(void **state)
+{
+	struct fixture *f = *state;
+	struct mx *mx;
+
+	f->p.whitelist_time = 60;
+	f->p.renew_time = 600;
+	mx = make(f, 100);
+	for (mxa_time t = 1000; t < 5000; t += 500) {
+		syn(mx, "2001:db8:1::1", "2001:db8::10", t);
+		assert_int_equal(syn(mx, "2001:db8:1::1", "2001:db8::20", t), MX_ALLOW);
+		assert_int_equal(live_entry(mx, "2001:db8:1::1", t).deadline, t + 600);
+	}
+	/* Straight to the real MX 599 s after the last delivery: still in. */
+	assert_int_equal(syn(mx, "2001:db8:1::1", "2001:db8::20", 4500 + 599), MX_ALLOW);
+	assert_int_equal(mx_stats(mx)->dropped, 0);
+}
+
+/* A renewal never shortens an entry, and a short renew-time changes nothing then. */
+static void test_renew_never_shortens(void **state)
+{
+	struct fixture *f = *state;
+	struct mx *mx;
+
+	f->p.whitelist_time = 3600;
+	f->p.renew_time = 60;
+	mx = make(f, 100);
+	syn(mx, "198.51.100.1", "192.0.2.10", 1000);
+	assert_int_equal(syn(mx, "198.51.100.1", "192.0.2.20", 1001), MX_ALLOW);
+	assert_int_equal(live_entry(mx, "198.51.100.1", 1001).deadline, 4600);
+	assert_int_equal(f->rec.n, 2); /* nothing moved: nothing reported */
+	assert_int_equal(syn(mx, "198.51.100.1", "192.0.2.20", 4599), MX_ALLOW);
+	assert_int_equal(live_entry(mx, "198.51.100.1", 4599).deadline, 4659);
+}
+
+/* Siblings and the other reasons are renewed alike; their reason stays. */
+static void test_renew_on_use_sibling(void **state)
+{
+	struct fixture *f = *state;
+	struct mx *mx;
+	const char *addrs[] = {"198.51.100.1", "198.51.100.2"};
+
+	f->p.whitelist_time = 60;
+	f->p.renew_time = 600;
+	mx = make(f, 100);
+	syn(mx, "198.51.100.1", "192.0.2.10", 1000);
+	resolved(mx, "198.51.100.1", "sender.example.org", addrs, 2, 1001, 1);
+	assert_int_equal(syn(mx, "198.51.100.2", "192.0.2.20", 1002), MX_ALLOW);
+	assert_string_equal(f->rec.lines[2],
+	                    "renew 198.51.100.2 reason=2 origin=198.51.100.1 name=- ttl=600");
+	assert_int_equal(syn(mx, "198.51.100.2", "192.0.2.20", 1500), MX_ALLOW);
+	/* The client itself never used the real MX: it is gone, its sibling is not. */
+	assert_int_equal(syn(mx, "198.51.100.1", "192.0.2.20", 1500), MX_DROP);
+}
+
+/* Table mode: the kernel's pass records renew like accepted SYNs; blocks change nothing. */
+static void test_renew_on_observed_pass(void **state)
+{
+	struct fixture *f = *state;
+	struct mx *mx;
+	mxa_addr c = ip("198.51.100.1"), fake = ip("192.0.2.10"), real = ip("192.0.2.20");
+
+	f->p.whitelist_time = 60;
+	f->p.renew_time = 600;
+	mx = make(f, 100);
+	mx_observe(mx, &c, &fake, MX_OBSERVED_PASS, 1000);
+	mx_observe(mx, &c, &real, MX_OBSERVED_PASS, 1001);
+	assert_string_equal(f->rec.lines[1],
+	                    "renew 198.51.100.1 reason=1 origin=192.0.2.10 name=- ttl=600");
+	mx_observe(mx, &c, &real, MX_OBSERVED_PASS, 1200);
+	assert_int_equal(live_entry(mx, "198.51.100.1", 1200).deadline, 1800);
+	mx_observe(mx, &c, &real, MX_OBSERVED_BLOCK, 1300);
+	assert_int_equal(live_entry(mx, "198.51.100.1", 1300).deadline, 1800);
+	assert_int_equal(live_entry(mx, "198.51.100.1", 1300).last_use, 1200);
+	assert_int_equal(mx_stats(mx)->accepted, 2);
+	assert_int_equal(mx_stats(mx)->dropped, 1);
+}
+
+/*
+ * A spoofed flood of fake-MX hits at a small capacity: the senders that used
+ * the real MX stay, those that only touched the fake MX are evicted first --
+ * even with renew-time 0, where the flood's entries outlive the proven ones.
+ */
+static void test_flood_keeps_used_entries(void **state)
+{
+	struct fixture *f = *state;
+	struct mx *mx;
+	char src[32];
+
+	f->p.whitelist_time = 3600;
+	f->p.renew_time = 0;
+	f->p.rdns = false;
+	mx = make(f, 10);
+	for (int i = 1; i <= 3; i++) { /* proven senders */
+		snprintf(src, sizeof(src), "198.51.100.%d", i);
+		syn(mx, src, "192.0.2.10", 1000);
+		assert_int_equal(syn(mx, src, "192.0.2.20", 1000), MX_ALLOW);
+	}
+	for (int i = 4; i <= 6; i++) { /* fake-MX only */
+		snprintf(src, sizeof(src), "198.51.100.%d", i);
+		syn(mx, src, "192.0.2.10", 1000);
+	}
+	f->rec.n = 0;
+	for (int i = 0; i < 2000; i++) { /* the flood, later deadlines than everybody's */
+		snprintf(src, sizeof(src), "10.%d.%d.1", i / 250, i % 250);
+		syn(mx, src, "192.0.2.10", 1001 + i / 100);
+		f->rec.n = 0;
+	}
+	assert_int_equal(mx_stats(mx)->evicted, 2000 - 4);
+	for (int i = 1; i <= 3; i++) {
+		snprintf(src, sizeof(src), "198.51.100.%d", i);
+		assert_int_equal(syn(mx, src, "192.0.2.20", 1030), MX_ALLOW);
+	}
+	for (int i = 4; i <= 6; i++) {
+		snprintf(src, sizeof(src), "198.51.100.%d", i);
+		assert_int_equal(syn(mx, src, "192.0.2.20", 1030), MX_DROP);
+	}
+	assert_int_equal(whitelist_used_count(mx_whitelist(mx)), 3);
+}
+
+/* ------------------------------------------------------------------ held verdicts, trust */
+
+/* What the core asked of a holding backend: verdicts by token, checks, refusals. */
+struct hold_rec {
+	uint64_t tokens[64];
+	enum mx_verdict v[64];
+	enum mx_hold_end why[64];
+	size_t n_verdicts;
+	mxa_addr checks[64];
+	size_t n_checks;
+	int check_result; /* what sink->check answers */
+	char refused[16][96];
+	size_t n_refused;
+	char members[16][96];
+	size_t n_members;
+};
+
+struct hctx {
+	struct fixture *f;
+	struct hold_rec h;
+};
+
+static void h_verdict(void *ctx, uint64_t token, const mxa_addr *src, const mxa_addr *dst,
+                      enum mx_verdict v, enum mx_hold_end why, uint64_t since_ms)
+{
+	struct hold_rec *h = &((struct hctx *)ctx)->h;
+
+	(void)src;
+	(void)dst;
+	(void)since_ms;
+	assert_true(h->n_verdicts < 64);
+	h->tokens[h->n_verdicts] = token;
+	h->v[h->n_verdicts] = v;
+	h->why[h->n_verdicts++] = why;
+}
+
+static int h_check(void *ctx, const mxa_addr *client)
+{
+	struct hold_rec *h = &((struct hctx *)ctx)->h;
+
+	if (h->check_result == 0) {
+		assert_true(h->n_checks < 64);
+		h->checks[h->n_checks++] = *client;
+	}
+	return h->check_result;
+}
+
+static void h_refused(void *ctx, const mxa_addr *client, const char *name, enum mx_refusal why)
+{
+	struct hold_rec *h = &((struct hctx *)ctx)->h;
+	char a[ADDR_STRLEN];
+
+	assert_true(h->n_refused < 16);
+	snprintf(h->refused[h->n_refused++], 96, "%s %s %s", addr_format(client, a),
+	         name ? name : "-", mx_refusal_name(why));
+}
+
+static void h_member(void *ctx, const mxa_addr *client, const char *name, const char *domain,
+                     enum trust_name why)
+{
+	struct hold_rec *h = &((struct hctx *)ctx)->h;
+	char a[ADDR_STRLEN];
+
+	assert_true(h->n_members < 16);
+	snprintf(h->members[h->n_members++], 96, "%s %s %s", addr_format(client, a), name,
+	         domain ? domain : trust_name_word(why));
+}
+
+static void h_resolve(void *ctx, const mxa_addr *client)
+{
+	on_resolve(&((struct hctx *)ctx)->f->rec, client);
+}
+
+static void h_added(void *ctx, const struct wl_entry *e, bool renewed, const char *name,
+                    mxa_time now)
+{
+	on_added(&((struct hctx *)ctx)->f->rec, e, renewed, name, now);
+}
+
+static void h_decided(void *ctx, const mxa_addr *src, const mxa_addr *dst, enum mx_verdict v)
+{
+	on_decided(&((struct hctx *)ctx)->f->rec, src, dst, v);
+}
+
+/* A core that holds up to @max SYNs 800 ms, domain trust on, with @trusted domains. */
+static struct mx *make_hold(struct fixture *f, struct hold_rec **hp, size_t max,
+                            const char *const *trusted, size_t n_trusted)
+{
+	static struct hctx c;
+	const struct mx_sink sink = {
+	    .ctx = &c,
+	    .added = h_added,
+	    .resolve = h_resolve,
+	    .decided = h_decided,
+	    .check = h_check,
+	    .verdict = h_verdict,
+	    .refused = h_refused,
+	    .member = h_member,
+	};
+	const char *const exclude[] = {"*.excluded.test"};
+	struct trust_params tp = {true, trusted, n_trusted, exclude, 1};
+
+	memset(&c, 0, sizeof(c));
+	c.f = f;
+	*hp = &c.h;
+	f->mx = mx_new(&f->p, 100, key, &sink, 1000);
+	assert_non_null(f->mx);
+	assert_int_equal(mx_set_trust(f->mx, &tp), 0);
+	assert_int_equal(mx_set_hold(f->mx, max, 800, 1000000), 0);
+	return f->mx;
+}
+
+static enum mx_verdict hsyn(struct mx *mx, const char *src, const char *dst, uint64_t token,
+                            uint64_t now_ms)
+{
+	mxa_addr s = ip(src), d = ip(dst);
+
+	return mx_syn_hold(mx, &s, &d, token, now_ms);
+}
+
+/* .30 hits the fake MX; its forward-confirmed name makes bigmail.test a member domain. */
+static void member_30(struct mx *mx, uint64_t now_ms)
+{
+	const char *a30[] = {"198.51.100.30"};
+
+	assert_int_equal(hsyn(mx, "198.51.100.30", "192.0.2.10", 1, now_ms), MX_ALLOW);
+	resolved(mx, "198.51.100.30", "mail-a.bigmail.test", a30, 1, (mxa_time)(now_ms / 1000), 0);
+}
+
+static bool psl(struct mx *mx)
+{
+	return trust_psl_available(mx_trust(mx));
+}
+
+/* A stranger of a member's domain is held, then accepted on the answer, with the member's
+ * deadline; its retransmit joined the same check. */
+static void test_hold_accept_on_answer(void **state)
+{
+	struct fixture *f = *state;
+	struct hold_rec *h;
+	struct mx *mx = make_hold(f, &h, 8, NULL, 0);
+	const char *a31[] = {"198.51.100.31"};
+	struct wl_entry e;
+
+	if (!psl(mx))
+		skip();
+	member_30(mx, 1000000);
+	assert_int_equal(h->n_members, 1);
+	assert_string_equal(h->members[0], "198.51.100.30 mail-a.bigmail.test bigmail.test");
+	assert_int_equal(hsyn(mx, "198.51.100.31", "192.0.2.20", 77, 1001000), MX_PENDING);
+	assert_int_equal(h->n_checks, 1);
+	assert_int_equal(mx_stats(mx)->held, 1);
+	assert_int_equal(hsyn(mx, "198.51.100.31", "192.0.2.20", 78, 1001500), MX_PENDING);
+	assert_int_equal(h->n_checks, 1); /* joined */
+	assert_int_equal(mx_stats(mx)->held, 2);
+	resolved(mx, "198.51.100.31", "mail-b.bigmail.test", a31, 1, 1001, 1);
+	assert_int_equal(h->n_verdicts, 2);
+	assert_int_equal(h->tokens[0], 77);
+	assert_int_equal(h->tokens[1], 78);
+	assert_int_equal(h->v[0], MX_ALLOW);
+	assert_int_equal(h->why[1], MX_HOLD_RELEASED);
+	e = live_entry(mx, "198.51.100.31", 1001);
+	assert_int_equal(e.reason, WL_REASON_RDNS_DOMAIN);
+	{
+		mxa_addr m = ip("198.51.100.30");
+
+		assert_true(addr_equal(&e.origin, &m));
+	}
+	assert_int_equal(e.deadline, live_entry(mx, "198.51.100.30", 1001).deadline);
+	assert_int_equal(mx_stats(mx)->held, 0);
+	assert_int_equal(mx_stats(mx)->held_peak, 2);
+	assert_int_equal(mx_stats(mx)->rdns_domain, 1);
+	assert_int_equal(mx_stats(mx)->hold_accepted, 2);
+	/* whitelisted now: the next SYN passes at once */
+	assert_int_equal(hsyn(mx, "198.51.100.31", "192.0.2.20", 79, 1002000), MX_ALLOW);
+}
+
+static void test_hold_drop_on_deadline(void **state)
+{
+	struct fixture *f = *state;
+	struct hold_rec *h;
+	struct mx *mx = make_hold(f, &h, 8, NULL, 0);
+
+	if (!psl(mx))
+		skip();
+	member_30(mx, 1000000);
+	assert_int_equal(hsyn(mx, "198.51.100.40", "192.0.2.20", 5, 1000100), MX_PENDING);
+	assert_int_equal(mx_hold_next(mx), 1000900);
+	assert_int_equal(mx_hold_expire(mx, 1000899), 1000900);
+	assert_int_equal(h->n_verdicts, 0);
+	assert_int_equal(mx_hold_expire(mx, 1000900), -1);
+	assert_int_equal(h->n_verdicts, 1);
+	assert_int_equal(h->v[0], MX_DROP);
+	assert_int_equal(h->why[0], MX_HOLD_EXPIRED);
+	assert_int_equal(mx_stats(mx)->hold_expired, 1);
+	assert_int_equal(mx_stats(mx)->dropped, 1);
+	/* a late answer that trusts it still whitelists it, for the retransmit */
+	{
+		const char *a40[] = {"198.51.100.40"};
+
+		resolved(mx, "198.51.100.40", "mail-c.bigmail.test", a40, 1, 1001, 1);
+	}
+	assert_int_equal(hsyn(mx, "198.51.100.40", "192.0.2.20", 6, 1001100), MX_ALLOW);
+}
+
+static void test_hold_bound_and_no_check(void **state)
+{
+	struct fixture *f = *state;
+	struct hold_rec *h;
+	struct mx *mx = make_hold(f, &h, 2, NULL, 0);
+
+	if (!psl(mx))
+		skip();
+	member_30(mx, 1000000);
+	assert_int_equal(hsyn(mx, "198.18.0.1", "192.0.2.20", 1, 1000000), MX_PENDING);
+	assert_int_equal(hsyn(mx, "198.18.0.2", "192.0.2.20", 2, 1000000), MX_PENDING);
+	/* full: dropped at once, no check asked */
+	assert_int_equal(hsyn(mx, "198.18.0.3", "192.0.2.20", 3, 1000000), MX_DROP);
+	assert_int_equal(hsyn(mx, "198.18.0.1", "192.0.2.20", 4, 1000000), MX_DROP);
+	assert_int_equal(h->n_checks, 2);
+	assert_int_equal(mx_stats(mx)->hold_full, 2);
+	assert_int_equal(mx_stats(mx)->held, 2);
+	/* whitelisted clients are not delayed by a full table */
+	assert_int_equal(hsyn(mx, "198.51.100.30", "192.0.2.20", 5, 1000000), MX_ALLOW);
+	/* the check cannot start (rate limit): dropped at once, nothing held */
+	mx_hold_flush(mx, 1000000);
+	h->check_result = -EAGAIN;
+	assert_int_equal(hsyn(mx, "198.18.0.9", "192.0.2.20", 6, 1000000), MX_DROP);
+	assert_int_equal(mx_stats(mx)->held, 0);
+	assert_int_equal(mx_stats(mx)->hold_nocheck, 1);
+}
+
+/* Without a member anywhere and without trust-domain, nothing could let a stranger in. */
+static void test_hold_only_when_a_check_could_help(void **state)
+{
+	struct fixture *f = *state;
+	struct hold_rec *h;
+	struct mx *mx = make_hold(f, &h, 8, NULL, 0);
+
+	assert_int_equal(hsyn(mx, "198.51.100.31", "192.0.2.20", 1, 1000000), MX_DROP);
+	assert_int_equal(h->n_checks, 0);
+	assert_int_equal(mx_stats(mx)->held, 0);
+}
+
+/* Whatever whitelists a held client lets its packets in: here its own fake-MX hit. */
+static void test_hold_released_by_any_source(void **state)
+{
+	struct fixture *f = *state;
+	struct hold_rec *h;
+	const char *const trusted[] = {"partner.test"};
+	struct mx *mx = make_hold(f, &h, 8, trusted, 1);
+
+	assert_int_equal(hsyn(mx, "198.51.100.50", "192.0.2.20", 9, 1000000), MX_PENDING);
+	assert_int_equal(hsyn(mx, "198.51.100.50", "192.0.2.10", 10, 1000200), MX_ALLOW);
+	assert_int_equal(h->n_verdicts, 1);
+	assert_int_equal(h->tokens[0], 9);
+	assert_int_equal(h->v[0], MX_ALLOW);
+	assert_int_equal(mx_stats(mx)->held, 0);
+}
+
+/* Shutdown and a reload with packets held: every one gets a verdict. */
+static void test_hold_flush_and_shrink(void **state)
+{
+	struct fixture *f = *state;
+	struct hold_rec *h;
+	const char *const trusted[] = {"partner.test"};
+	struct mx *mx = make_hold(f, &h, 8, trusted, 1);
+	char src[32];
+
+	for (int i = 0; i < 6; i++) {
+		snprintf(src, sizeof(src), "198.51.100.%d", 60 + i);
+		assert_int_equal(hsyn(mx, src, "192.0.2.20", (uint64_t)i, 1000000), MX_PENDING);
+	}
+	assert_int_equal(mx_set_hold(mx, 4, 800, 1000100), 0); /* reload: hold-max 4 */
+	assert_int_equal(h->n_verdicts, 2);
+	assert_int_equal(h->why[0], MX_HOLD_FLUSHED);
+	assert_int_equal(mx_stats(mx)->held, 4);
+	assert_int_equal(mx_set_hold(mx, 4, 500, 1000100), 0); /* reload: hold-time 500 */
+	assert_int_equal(mx_hold_next(mx), 1000500);
+	assert_int_equal(mx_hold_flush(mx, 1000200), 4); /* shutdown */
+	assert_int_equal(h->n_verdicts, 6);
+	for (size_t i = 0; i < 6; i++)
+		assert_int_equal(h->v[i], MX_DROP);
+	assert_int_equal(mx_stats(mx)->held, 0);
+	assert_int_equal(mx_hold_next(mx), -1);
+}
+
+/* trust-domain: a confirmed name under it gets in without any fake-MX visit; a mere suffix
+ * match, an unconfirmed name and a generic one do not. */
+static void test_trust_domain(void **state)
+{
+	struct fixture *f = *state;
+	struct hold_rec *h;
+	const char *const trusted[] = {"partner.test"};
+	struct mx *mx = make_hold(f, &h, 8, trusted, 1);
+	const char *a1[] = {"198.51.100.71"}, *a2[] = {"198.51.100.72"}, *other[] = {"192.0.2.99"};
+
+	assert_int_equal(hsyn(mx, "198.51.100.71", "192.0.2.20", 1, 1000000), MX_PENDING);
+	resolved(mx, "198.51.100.71", "mx.partner.test", a1, 1, 1000, 1);
+	assert_int_equal(h->v[0], MX_ALLOW);
+	assert_int_equal(live_entry(mx, "198.51.100.71", 1000).reason, WL_REASON_TRUSTED);
+	assert_int_equal(live_entry(mx, "198.51.100.71", 1000).deadline, 1000 + 3600);
+	assert_int_equal(hsyn(mx, "198.51.100.72", "192.0.2.20", 2, 1000000), MX_PENDING);
+	resolved(mx, "198.51.100.72", "mx.evilpartner.test", a2, 1, 1000, 0);
+	assert_int_equal(h->v[1], MX_DROP);
+	assert_int_equal(h->why[1], MX_HOLD_REFUSED);
+	assert_string_equal(h->refused[0], "198.51.100.72 mx.evilpartner.test no-member");
+	assert_int_equal(hsyn(mx, "198.51.100.73", "192.0.2.20", 3, 1000000), MX_PENDING);
+	resolved(mx, "198.51.100.73", "mx.partner.test", other, 1, 1000, 0);
+	assert_string_equal(h->refused[1], "198.51.100.73 mx.partner.test not-confirmed");
+	assert_int_equal(hsyn(mx, "198.51.100.74", "192.0.2.20", 4, 1000000), MX_PENDING);
+	{
+		const char *a4[] = {"198.51.100.74"};
+
+		resolved(mx, "198.51.100.74", "198-51-100-74.partner.test", a4, 1, 1000, 0);
+	}
+	assert_string_equal(h->refused[2], "198.51.100.74 198-51-100-74.partner.test generic-name");
+	/* no name at all: refused, dropped now */
+	assert_int_equal(hsyn(mx, "198.51.100.75", "192.0.2.20", 5, 1000000), MX_PENDING);
+	{
+		mxa_addr c = ip("198.51.100.75");
+
+		mx_rdns_failed(mx, &c, MX_RDNS_FINAL, 1000);
+	}
+	assert_string_equal(h->refused[3], "198.51.100.75 - no-name");
+	assert_int_equal(h->n_verdicts, 5);
+	assert_int_equal(mx_stats(mx)->held, 0);
+	assert_int_equal(mx_stats(mx)->trusted, 1);
+	/* the negative cache: no check again for .75, dropped at once */
+	assert_int_equal(hsyn(mx, "198.51.100.75", "192.0.2.20", 6, 1001000), MX_DROP);
+}
+
+/* Generic names neither trust nor are trusted; neither do different registrable domains. */
+static void test_domain_trust_refusals(void **state)
+{
+	struct fixture *f = *state;
+	struct hold_rec *h;
+	struct mx *mx = make_hold(f, &h, 8, NULL, 0);
+	const char *g[] = {"198.51.100.40"}, *c1[] = {"198.51.100.41"}, *c2[] = {"198.51.100.42"},
+	           *x[] = {"198.51.100.43"}, *s[] = {"198.51.100.44"};
+
+	if (!psl(mx))
+		skip();
+	/* a generic member does not count */
+	hsyn(mx, "198.51.100.40", "192.0.2.10", 1, 1000000);
+	resolved(mx, "198.51.100.40", "198-51-100-40.dyn.bigisp.test", g, 1, 1000, 0);
+	assert_string_equal(h->members[0],
+	                    "198.51.100.40 198-51-100-40.dyn.bigisp.test generic-name");
+	assert_int_equal(trust_member_count(mx_trust(mx)), 0);
+	/* host1.cust-a.co.uk does not open cust-b.co.uk */
+	hsyn(mx, "198.51.100.41", "192.0.2.10", 2, 1000000);
+	resolved(mx, "198.51.100.41", "host1.cust-a.co.uk", c1, 1, 1000, 0);
+	assert_int_equal(hsyn(mx, "198.51.100.42", "192.0.2.20", 3, 1000000), MX_PENDING);
+	resolved(mx, "198.51.100.42", "host2.cust-b.co.uk", c2, 1, 1000, 0);
+	assert_string_equal(h->refused[0], "198.51.100.42 host2.cust-b.co.uk no-member");
+	/* an excluded stranger, and a generic one in a member's domain */
+	assert_int_equal(hsyn(mx, "198.51.100.43", "192.0.2.20", 4, 1000000), MX_PENDING);
+	resolved(mx, "198.51.100.43", "a.excluded.test", x, 1, 1000, 0);
+	assert_string_equal(h->refused[1], "198.51.100.43 a.excluded.test excluded");
+	assert_int_equal(hsyn(mx, "198.51.100.44", "192.0.2.20", 5, 1000000), MX_PENDING);
+	resolved(mx, "198.51.100.44", "198-51-100-44.cust-a.co.uk", s, 1, 1000, 0);
+	assert_string_equal(h->refused[2], "198.51.100.44 198-51-100-44.cust-a.co.uk generic-name");
+	/* the member's entry gone: no member any more */
+	assert_int_equal(hsyn(mx, "198.51.100.45", "192.0.2.20", 6, 1000000), MX_PENDING);
+	{
+		const char *a[] = {"198.51.100.45"};
+
+		resolved(mx, "198.51.100.45", "other.cust-a.co.uk", a, 1, 1000 + 3600, 0);
+	}
+	assert_string_equal(h->refused[3], "198.51.100.45 other.cust-a.co.uk no-member");
+	assert_int_equal(mx_stats(mx)->rdns_domain, 0);
+	mx_hold_flush(mx, 1000000);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -583,6 +1151,21 @@ int main(void)
 	    T(test_rdns_negative_cache_bounded),
 	    T(test_rdns_skipped_while_evicting),
 	    T(test_rdns_sibling_turned_client),
+	    T(test_renew_on_use_exim_like),
+	    T(test_renew_off_drops_returning_sender),
+	    T(test_renew_on_use_postfix_like),
+	    T(test_renew_never_shortens),
+	    T(test_renew_on_use_sibling),
+	    T(test_renew_on_observed_pass),
+	    T(test_flood_keeps_used_entries),
+	    T(test_hold_accept_on_answer),
+	    T(test_hold_drop_on_deadline),
+	    T(test_hold_bound_and_no_check),
+	    T(test_hold_only_when_a_check_could_help),
+	    T(test_hold_released_by_any_source),
+	    T(test_hold_flush_and_shrink),
+	    T(test_trust_domain),
+	    T(test_domain_trust_refusals),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

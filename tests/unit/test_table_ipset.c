@@ -108,6 +108,7 @@ static struct table *open_sets(const char *s4, const char *s6, uint32_t max_entr
                                size_t errlen)
 {
 	struct table_params p = {
+	    .writer = "ipset",
 	    .ipset4 = s4,
 	    .ipset6 = s6,
 	    .v4_prefix = 32,

@@ -263,6 +263,7 @@ static void fake_add(const char *s)
 static struct table *open_pf(bool replace_only, char *err, size_t errlen)
 {
 	struct table_params p = {
+	    .writer = "pf",
 	    .pf_table = "mx-white",
 	    .v4_prefix = 32,
 	    .v6_prefix = 128,

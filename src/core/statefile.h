@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/*
+ * The state file's format: the whitelist as a file, encoded to and decoded
+ * from memory with every length checked. No I/O here: the encoder hands
+ * finished pieces to a write callback, the decoder reads one buffer and
+ * hands each valid entry to a callback. The layout is described in
+ * mxallowd.conf(5), section STATE FILE; all integers are little-endian.
+ *
+ *   header  32 bytes   magic "MXASTATE", version, record size, saved-at,
+ *                      the prefixes the entries are keyed by, CRC-32
+ *   block   8 + 52 n + 4 bytes, 1 <= n <= 1024: block number, n,
+ *                      n records, CRC-32 of the block; every block but the
+ *                      last holds 1024 records
+ *   end     20 bytes   block number, 0, total records (64 bits), CRC-32
+ *
+ * A damaged block costs its own records only: the decoder skips it by its
+ * length and goes on while the block numbers still follow each other.
+ *
+ * Times in the file and in the entries of this interface are wall-clock
+ * seconds since 1970 (the daemon converts from and to its monotonic clock).
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "whitelist.h"
+
+#define STATEFILE_VERSION       1
+#define STATEFILE_HEADER_SIZE   32
+#define STATEFILE_RECORD_SIZE   52
+#define STATEFILE_BLOCK_RECORDS 1024
+#define STATEFILE_BLOCK_MAX     (8 + STATEFILE_BLOCK_RECORDS * STATEFILE_RECORD_SIZE + 4)
+#define STATEFILE_END_SIZE      20
+
+struct statefile_header {
+	int64_t saved_at;  /* wall clock */
+	uint8_t v4_prefix; /* the prefixes the addresses were masked with */
+	uint8_t v6_prefix;
+};
+
+/* CRC-32 (IEEE 802.3, as zlib's crc32()), eight table slices. */
+struct statefile_crc {
+	uint32_t t[8][256];
+};
+
+void statefile_crc_init(struct statefile_crc *c);
+/* Continues @crc (0 to start) over @len bytes of @p. */
+uint32_t statefile_crc32(const struct statefile_crc *c, uint32_t crc, const void *p, size_t len);
+
+/* Receives the encoded bytes; returns 0 or a negative errno. */
+typedef int (*statefile_write_fn)(void *ctx, const void *buf, size_t len);
+
+struct statefile_enc;
+
+/* An encoder writing through @write. NULL on allocation failure. */
+struct statefile_enc *statefile_enc_new(statefile_write_fn write, void *ctx);
+struct statefile_enc *statefile_enc_free(struct statefile_enc *enc);
+
+/*
+ * The header first, then every entry, then statefile_enc_finish(). Each
+ * returns 0, the first negative errno of @write (then the encoder stays
+ * failed), or -EINVAL for a call out of order or an entry the decoder would
+ * refuse (reason out of range, a deadline <= 0, a used entry without its
+ * time, a prefix too long).
+ */
+int statefile_enc_header(struct statefile_enc *enc, const struct statefile_header *h);
+int statefile_enc_entry(struct statefile_enc *enc, const struct wl_entry *e);
+int statefile_enc_finish(struct statefile_enc *enc);
+/* Entries encoded so far. */
+uint64_t statefile_enc_count(const struct statefile_enc *enc);
+
+/* What the decoder found wrong first; STATEFILE_OK when nothing. */
+enum statefile_problem {
+	STATEFILE_OK = 0,
+	STATEFILE_EMPTY,        /* no byte at all */
+	STATEFILE_NOT_STATE,    /* no magic: not a state file */
+	STATEFILE_BAD_VERSION,  /* a version this mxallowd does not read */
+	STATEFILE_BAD_HEADER,   /* header checksum or fields */
+	STATEFILE_TRUNCATED,    /* ends before the end block */
+	STATEFILE_BAD_BLOCK,    /* a block's checksum: its records skipped */
+	STATEFILE_BAD_RECORD,   /* a record with impossible values: skipped */
+	STATEFILE_BAD_SEQUENCE, /* a block out of place (number, size, after a short one) */
+	STATEFILE_BAD_COUNT,    /* the end block's total differs from the records */
+	STATEFILE_TRAILING,     /* bytes after the end block */
+};
+
+struct statefile_result {
+	struct statefile_header header; /* valid when header_ok */
+	bool header_ok;
+	uint64_t entries; /* handed to the callback */
+	uint64_t skipped; /* records in damaged blocks and impossible records */
+	enum statefile_problem problem;
+	size_t offset;  /* byte where the first problem was found */
+	char what[192]; /* the first problem as text: "block 3 at byte 106552: checksum mismatch" */
+};
+
+/*
+ * Receives one valid entry (wall-clock times); non-zero stops the decoding.
+ * The result's header is filled in before the first call.
+ */
+typedef int (*statefile_entry_fn)(void *ctx, const struct wl_entry *e);
+
+/**
+ * statefile_decode() - read the state file in @buf: every record that
+ * validates goes to @fn, in file order, also when other parts are damaged.
+ * @res describes the file and its first problem.
+ * Returns 0 for a file without problems, -EBADMSG when something was wrong
+ * (the entries before and around it may have been delivered), or what @fn
+ * returned when it stopped the decoding.
+ */
+int statefile_decode(const void *buf, size_t len, statefile_entry_fn fn, void *ctx,
+                     struct statefile_result *res);

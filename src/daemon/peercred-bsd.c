@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "peercred.h"
+
+#include <errno.h>
+#include <unistd.h>
+
+int peercred_get(int fd, uid_t *uid, gid_t *gid, pid_t *pid)
+{
+	if (getpeereid(fd, uid, gid) < 0)
+		return -errno;
+	*pid = -1;
+	return 0;
+}

@@ -1,0 +1,147 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# metrics-listen: Prometheus metrics at GET /metrics.
+#   - off by default: nothing listens;
+#   - the scrape is valid exposition text (`promtool check metrics`), with the metrics an
+#     operator looks for (whitelist entries and capacity, drops, ENOBUFS, rDNS, table errors,
+#     state file, static networks, the kernel queue's drops);
+#   - counters move with traffic: a fake-MX hit, a whitelisted and a static client accepted,
+#     a stranger dropped;
+#   - only GET/HEAD of /metrics: 404 elsewhere, 405 for other methods;
+#   - bounded: with 8 connections open and silent, the next scrape waits; the silent ones are
+#     closed after the 10 s deadline and the scrape is answered; IPv6 [ADDR]:PORT works;
+#     an address that is not local stops the start with the reason.
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+need_cmds curl promtool
+mail_host_setup
+
+PORT=9425
+URL="http://$REAL4:$PORT/metrics"
+scrape="$MXA_TMP/scrape.txt"
+
+# get [CURL ARGS...]: scrape into $scrape from the server namespace; prints the HTTP status.
+get() {
+	in_srv curl -sS --max-time 5 -o "$scrape" -w '%{http_code}' "$@" "$URL" 2>"$MXA_TMP/curl.err"
+}
+
+# metric NAME: the value of sample NAME in the last scrape ("" when absent).
+metric() {
+	awk -v n="$1" '$1 == n { print $2 }' "$scrape"
+}
+
+# metric_is NAME VALUE
+metric_is() {
+	local got
+	got=$(metric "$1")
+	[ "$got" = "$2" ] || {
+		say "  ($1 is '${got}', expected $2)"
+		return 1
+	}
+}
+
+listening_on() { in_srv ss -Hltn "sport = :$PORT" | grep -q .; }
+
+section "off by default"
+start_daemon -f "$FAKE4" -r "$REAL4" --no-rdns-whitelist
+check "nothing listens on port $PORT" not listening_on
+stop_daemon
+
+section "a scrape is valid Prometheus text"
+restart_log
+start_daemon -f "$FAKE4" -r "$REAL4" --no-rdns-whitelist --allow 198.51.100.4 \
+	--metrics-listen "$REAL4:$PORT"
+check "mxallowd: metrics at http://192.0.2.20:$PORT/metrics" \
+	log_has ": metrics at http://192\.0\.2\.20:$PORT/metrics"
+check "GET /metrics: 200" test "$(get)" = 200
+check "promtool check metrics: no problem" promtool check metrics <"$scrape"
+sed -n '1,6p' "$scrape" | sed 's/^/  | /'
+for m in mxallowd_dropped_total mxallowd_accepted_total mxallowd_fake_hits_total \
+	mxallowd_whitelist_entries mxallowd_whitelist_capacity mxallowd_enobufs_total \
+	mxallowd_rdns_inflight mxallowd_rdns_skipped_total mxallowd_table_errors_total \
+	mxallowd_state_saves_total mxallowd_state_age_seconds mxallowd_static_networks \
+	mxallowd_static_hits_total mxallowd_queue_kernel_dropped_total \
+	mxallowd_queue_user_dropped_total; do
+	check "has $m, with # HELP and # TYPE" eval \
+		"[ -n \"\$(metric $m)\" ] && grep -q '^# HELP $m ' '$scrape' && grep -q '^# TYPE $m ' '$scrape'"
+done
+check "mxallowd_whitelist_capacity 65536 (max-entries)" metric_is mxallowd_whitelist_capacity 65536
+check "mxallowd_static_networks 1" metric_is mxallowd_static_networks 1
+check "every sample is mxallowd_*" not grep -Ev '^(#|mxallowd_)' "$scrape"
+check "Content-Type: text/plain; version=0.0.4" eval \
+	"in_srv curl -sS -o /dev/null -D - '$URL' | grep -qi '^content-type: text/plain; version=0.0.4'"
+
+section "counters move with traffic"
+for m in fake_hits_total accepted_total dropped_total static_hits_total whitelist_entries; do
+	check "before: mxallowd_$m 0" metric_is "mxallowd_$m" 0
+done
+expect_probe refused 198.51.100.1 "$FAKE4"
+expect_probe greeting 198.51.100.1 "$REAL4"
+expect_probe greeting 198.51.100.4 "$REAL4"
+expect_probe timeout 198.51.100.3 "$REAL4"
+check "mxallowd: drop src=198.51.100.3 (the last probe was judged)" \
+	log_wait 'drop src=198\.51\.100\.3 dst=192\.0\.2\.20 '
+check "GET /metrics: 200" test "$(get)" = 200
+check "after: mxallowd_fake_hits_total 1" metric_is mxallowd_fake_hits_total 1
+check "after: mxallowd_accepted_total 2 (whitelisted and static)" \
+	metric_is mxallowd_accepted_total 2
+check "after: mxallowd_static_hits_total 1" metric_is mxallowd_static_hits_total 1
+# The stranger's client sends its SYN again after 1 s and 2 s: each one is a drop, and a line.
+drops=$(log_count 'drop src=198\.51\.100\.3 dst=192\.0\.2\.20 ')
+check "after: mxallowd_dropped_total $drops (the drop lines of 198.51.100.3's SYNs)" \
+	metric_is mxallowd_dropped_total "$drops"
+check "after: mxallowd_whitelist_entries 1" metric_is mxallowd_whitelist_entries 1
+check "promtool check metrics: still no problem" promtool check metrics <"$scrape"
+
+section "only GET and HEAD of /metrics"
+URL="http://$REAL4:$PORT/other" && code=$(get)
+check "GET /other: 404 (got $code)" test "$code" = 404
+URL="http://$REAL4:$PORT/metrics" && code=$(get -X POST)
+check "POST /metrics: 405 (got $code)" test "$code" = 405
+code=$(get -I)
+check "HEAD /metrics: 200 (got $code)" test "$code" = 200
+check "HEAD /metrics: headers only" not grep -q '^mxallowd_' "$scrape"
+
+section "bounded: 8 connections at a time, 10 s each at most"
+holders=()
+for i in 1 2 3 4 5 6 7 8; do
+	# Connected and silent for 60 s (socat's -T), unless the daemon closes the connection.
+	in_srv socat -T 60 -u "TCP:$REAL4:$PORT" - >/dev/null 2>&1 &
+	holders+=($!)
+done
+established() {
+	[ "$(in_srv ss -Htn state established "sport = :$PORT" | wc -l)" -ge 8 ]
+}
+check "8 silent connections are open" wait_for 5 established
+t0=$SECONDS
+code=$(in_srv curl -sS --max-time 2 -o /dev/null -w '%{http_code}' "$URL" 2>/dev/null)
+check "a 9th client gets no answer meanwhile (got '$code')" test "$code" != 200
+scrape_ok() { [ "$(get)" = 200 ]; }
+check "the silent ones are closed at the deadline, then a scrape is answered" \
+	wait_for 20 scrape_ok
+check "... after about 10 s (took $((SECONDS - t0)) s)" test $((SECONDS - t0)) -ge 7
+for p in "${holders[@]}"; do wait_pid "$p" 5; done
+check "the daemon closed the silent connections (no socat left)" \
+	not pgrep -f "socat -T 60 -u TCP:$REAL4:$PORT"
+stop_daemon
+
+section "IPv6: [ADDR]:PORT"
+restart_log
+start_daemon -f "$FAKE6" -r "$REAL6" --no-rdns-whitelist --metrics-listen "[$REAL6]:$PORT"
+URL="http://[$REAL6]:$PORT/metrics"
+check "GET http://[2001:db8::20]:$PORT/metrics: 200" test "$(get)" = 200
+check "promtool check metrics: no problem" promtool check metrics <"$scrape"
+stop_daemon
+
+section "an address that is not local stops the start"
+restart_log
+in_srv "$MXALLOWD" -F -s -c "$MXA_TMP/empty.conf" -f "$FAKE4" -r "$REAL4" --state-file none \
+	--control-socket none --metrics-listen 192.0.2.99:$PORT >>"$DAEMON_LOG" 2>&1
+rc=$?
+check "exit status 1 (got $rc)" test "$rc" -eq 1
+check "mxallowd: metrics-listen 192.0.2.99:$PORT: cannot listen: Cannot assign requested address" \
+	log_has "^mxallowd: metrics-listen 192\.0\.2\.99:$PORT: cannot listen: Cannot assign requested address$"
+
+finish

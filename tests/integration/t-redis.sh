@@ -1,0 +1,189 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Three mail hosts share one whitelist through a real redis-server (see redis-lib.sh):
+#  (0) a bad redis URL stops the start with its reason; no password in any output
+#  (a) the race: Postfix is refused by the fake MX on A, then delivers to B at once: B holds the
+#      SYN until A's entry arrives (no SYN retransmit: delay under 1 s); C lets the sender in
+#      straight away; the entry is in Redis with the remaining lifetime as TTL
+#  (b) Redis stopped: A and B decide alone; a sender whitelisted meanwhile on A reaches B within
+#      a second of Redis coming back (empty: A pushes its entries again)
+#  (c) a daemon restarted while the others run gets the live entries at start
+#  (d) garbage in a key and on the channel: one error line, counted, nothing else changes
+#  (e) a wrong password, an unreachable host: a clear line, the daemon decides locally
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/integration/redis-lib.sh
+. "$(dirname "$0")/redis-lib.sh"
+
+section "(0) bad URLs are refused before anything starts; the password is never shown"
+need_daemon
+bad_url() {
+	local url=$1 want=$2 out
+	out=$("$MXALLOWD" --check-config -c /dev/null -f 192.0.2.10 -r 192.0.2.20 --redis "$url" 2>&1)
+	local rc=$?
+	say "  --redis '$url': exit $rc: $out"
+	[ "$rc" -eq 1 ] && printf '%s' "$out" | grep -qF -- "$want" &&
+		! printf '%s' "$out" | grep -q hunter2
+}
+check "port 0: refused, names the port" bad_url 'redis://:hunter2@192.0.2.60:0' \
+	'redis: the port is not a number from 1 to 65535'
+check "not a redis URL: refused" bad_url 'rediss://:hunter2@192.0.2.60' \
+	"'(not a redis URL)' is not redis://"
+check "a password without ':': refused" bad_url 'redis://hunter2@192.0.2.60' \
+	"the password goes after a ':'"
+masked() {
+	"$MXALLOWD" --check-config -c /dev/null -f 192.0.2.10 -r 192.0.2.20 \
+		--redis 'redis://:hunter2@192.0.2.60:6379/0' 2>&1 | tee "$MXA_TMP_EARLY" |
+		grep -qx 'redis redis://:\*\*\*@192.0.2.60:6379/0' && ! grep -q hunter2 "$MXA_TMP_EARLY"
+}
+MXA_TMP_EARLY=$(mktemp)
+check "--check-config shows the URL with *** for the password" masked
+rm -f "$MXA_TMP_EARLY"
+
+redis_net_setup
+redis_dns_setup
+redis_sinks_setup
+redis_rules_setup
+redis_start
+R="redis://:$REDIS_PASS@$REDIS_ADDR:6379"
+
+section "three daemons, one Redis"
+# A resolves the Redis host by name (asynchronously); B runs without reverse DNS (-b).
+host_start A -f "$FAKE4" -r "$REAL4" -r "$MX3_4" --redis "redis://:$REDIS_PASS@redis.example.test"
+host_start B -b -f "$FAKE4" -r "$REAL4" --redis "$R"
+host_start C -f "$FAKE4" -f "$C_FAKE4" -r "$MX3_4" --redis "$R"
+for h in A B C; do
+	check "$h: connected and in sync" host_wait $h 'redis: [^ ]+: in sync: pushed' 10
+done
+check "A: connected to the name it resolved" host_has A 'redis: redis\.example\.test:6379: connected'
+check "no password in any log" not grep -q "$REDIS_PASS" "$MXA_TMP"/mxallowd-*.log
+
+section "(a) Postfix: refused by A (fake MX), delivered through B at once; C lets it in too"
+postfix_setup v4 ipv4
+# On one machine A's entry would often beat Postfix's next SYN; Redis holds writes and
+# publications for 500 ms (CLIENT PAUSE WRITE), so the SYN surely reaches B first, as it does
+# between real hosts: B must hold it until the entry comes.
+check "Redis pauses writes for 500 ms" test "$(redis_cli client pause 500 write)" = OK
+check "Postfix delivered the mail: status=sent" send_mail v4
+check "Postfix log: connect to mx1.example.test[$FAKE4]:25: Connection refused" \
+	log_has "connect to mx1\.example\.test\[$(re "$FAKE4")\]:25: Connection refused" "$MAIL_LINES"
+check "Postfix log: relay=mx2.example.test[$REAL4]:25 status=sent" \
+	log_has "relay=mx2\.example\.test\[$(re "$REAL4")\]:25,.*status=sent" "$MAIL_LINES"
+delay=$(sed -n 's/.* delay=\([0-9.]*\),.*status=sent.*/\1/p' "$MAIL_LINES" | tail -n1)
+say "  Postfix delay=$delay"
+delay_ok() { [ -n "$delay" ] && awk -v d="$delay" 'BEGIN { exit !(d < 1.0) }'; }
+check "no SYN retransmit: Postfix's delay $delay s is under 1 s" delay_ok
+check "smtp-sink (B) has the message" wait_for 5 sink_has "$MAIL_TOKEN"
+check "A: whitelist add addr=198.51.100.1 reason=fake-mx" \
+	host_has A 'whitelist add addr=198\.51\.100\.1 reason=fake-mx dst=192\.0\.2\.10 '
+check "B: whitelist add addr=198.51.100.1 reason=peer origin=peer:A" \
+	host_wait B 'whitelist add addr=198\.51\.100\.1 reason=peer origin=peer:A expires-in=(3599|3600) lag-us=[0-9]+'
+check "B held the SYN until A's entry came: accept ... reason=whitelisted held-ms=N" \
+	host_has B 'accept src=198\.51\.100\.1 dst=192\.0\.2\.20 reason=whitelisted held-ms=[0-9]+'
+check "B never dropped the sender" not host_has B 'drop src=198\.51\.100\.1 '
+check "C: whitelist add addr=198.51.100.1 reason=peer origin=peer:A" \
+	host_wait C 'whitelist add addr=198\.51\.100\.1 reason=peer origin=peer:A '
+expect_probe greeting 198.51.100.1 "$MX3_4"
+# C reasons by reverse DNS (rDNS on): the same hold, for a client probed straight after its hit.
+race_c() {
+	local t0 t1 got
+	[ "$(smtp_probe 198.51.100.7 "$FAKE4")" = refused ] || return 1
+	t0=$(now_ms)
+	got=$(smtp_probe 198.51.100.7 "$MX3_4")
+	t1=$(now_ms)
+	say "  198.51.100.7 -> $MX3_4:25 right after its fake-MX hit: $got in $((t1 - t0)) ms"
+	[ "$got" = greeting ] && [ $((t1 - t0)) -lt 1000 ]
+}
+check "C (rDNS on): a client straight from the fake MX is in at once (no retransmit)" race_c
+check "C held it until A's entry came" host_has C 'whitelist add addr=198\.51\.100\.7 reason=peer origin=peer:A '
+stored() {
+	local v ttl
+	v=$(redis_cli get 'mxallowd:e:198.51.100.1/32')
+	ttl=$(redis_cli ttl 'mxallowd:e:198.51.100.1/32')
+	say "  GET: $v"
+	say "  TTL: $ttl"
+	[[ $v == "v1 entry node=A addr=198.51.100.1/32 reason=fake-mx origin=192.0.2.10 "* ]] &&
+		[ "$ttl" -gt 3500 ] && [ "$ttl" -le 3600 ]
+}
+check "Redis: the entry, with node A, and a TTL of the remaining lifetime" stored
+
+section "(b) Redis stopped: the hosts decide alone; back, B learns A's news within a second"
+redis_stop
+check "A: one line: the connection is lost" host_wait A 'redis: [^ ]+: connection lost: .*deciding locally' 5
+check "B: one line: the connection is lost" host_wait B 'redis: [^ ]+: connection lost: .*deciding locally' 5
+expect_probe refused 198.51.100.2 "$FAKE4"
+check "A: whitelists 198.51.100.2 on its own" host_wait A 'whitelist add addr=198\.51\.100\.2 reason=fake-mx' 5
+expect_probe greeting 198.51.100.1 "$REAL4"
+expect_probe timeout 198.51.100.3 "$REAL4"
+check "B: still drops a stranger" host_wait B 'drop src=198\.51\.100\.3 dst=192\.0\.2\.20' 5
+check "A: one line per outage (no line per retry)" \
+	test "$(grep -c 'redis: .*deciding locally' "${HOST_LOG[A]}")" -le 2
+t0=$(now_ms)
+redis_start
+check "B: 198.51.100.2 arrives from A after Redis is back" \
+	host_wait B 'whitelist add addr=198\.51\.100\.2 reason=peer origin=peer:A ' 5
+t1=$(now_ms)
+say "  redis-server started at $t0 ms, B had the entry at $t1 ms: $((t1 - t0)) ms"
+check "within a second of Redis coming back ($((t1 - t0)) ms)" test $((t1 - t0)) -lt 1000
+expect_probe greeting 198.51.100.2 "$REAL4"
+check "Redis was filled again (A pushed 198.51.100.1 and .2)" \
+	test "$(redis_cli exists 'mxallowd:e:198.51.100.1/32' 'mxallowd:e:198.51.100.2/32')" = 2
+
+section "(c) a daemon restarted while the others run gets the live entries at start"
+host_stop C
+: >"${HOST_LOG[C]}"
+HOST_STARTS[C]=0
+host_start C -f "$FAKE4" -f "$C_FAKE4" -r "$MX3_4" --redis "$R"
+check "C: loaded the live entries" host_wait C 'redis: [^ ]+: loaded [2-9][0-9]* live entries' 5
+check "C: 198.51.100.2 from A at start" host_has C 'whitelist add addr=198\.51\.100\.2 reason=peer origin=peer:A '
+expect_probe greeting 198.51.100.2 "$MX3_4"
+
+section "(d) garbage in a key and on the channel: an error line, nothing else"
+redis_cli set 'mxallowd:e:198.51.100.9/32' 'not an entry' >/dev/null
+redis_cli publish 'mxallowd:events' 'v1 add node=X addr=198.51.100.8/32 reason=fake-mx' >/dev/null
+check "B: the event is refused with its reason" \
+	host_wait B "redis: [^ ]+: an event ignored: 'origin' is missing" 5
+check "B: nothing was whitelisted from it" not host_has B 'addr=198\.51\.100\.8 '
+host_stop C
+: >"${HOST_LOG[C]}"
+HOST_STARTS[C]=0
+host_start C -f "$FAKE4" -f "$C_FAKE4" -r "$MX3_4" --redis "$R"
+check "C: the stored garbage is refused with its reason" \
+	host_wait C "redis: [^ ]+: a stored entry ignored: does not start with 'v1 '" 5
+check "C: the good entries are loaded all the same" host_wait C 'loaded [2-9][0-9]* live entries of peers \(1 refused\)' 5
+check "B: counted (peer-rejected)" test "$(stat_of B peer-rejected)" -ge 1
+for h in A B C; do check "$h is still running" host_alive $h; done
+
+section "(e) a wrong password, an unreachable host: one clear line, local decisions go on"
+local_works() { # SRC: a fake-MX hit on C's own fake MX, then C's real MX lets SRC in
+	[ "$(smtp_probe "$1" "$C_FAKE4")" = refused ] && smtp_probe "$1" "$MX3_4" >/dev/null
+}
+host_stop C
+: >"${HOST_LOG[C]}"
+HOST_STARTS[C]=0
+host_start C -f "$FAKE4" -f "$C_FAKE4" -r "$MX3_4" --redis "redis://:wrong-$REDIS_PASS@$REDIS_ADDR"
+check "C: the password was refused (AUTH)" \
+	host_wait C 'redis: 192\.0\.2\.60:6379: the password was refused \(AUTH: WRONGPASS' 5
+check "C: no password in the log" not grep -q "$REDIS_PASS" "${HOST_LOG[C]}"
+check "C decides locally: 198.51.100.5 via C's fake MX, then in" local_works 198.51.100.5
+check "C is still running" host_alive C
+host_stop C
+: >"${HOST_LOG[C]}"
+HOST_STARTS[C]=0
+host_start C -f "$FAKE4" -f "$C_FAKE4" -r "$MX3_4" --redis "redis://192.0.2.99:6379"
+check "C: unreachable Redis: one line" \
+	host_wait C 'redis: 192\.0\.2\.99:6379: (no connection within 2 s|cannot connect|connection lost).*deciding locally' 8
+check "C decides locally: 198.51.100.6 via C's fake MX, then in" local_works 198.51.100.6
+check "C is still running" host_alive C
+
+section "counters"
+say "  A: $(host_stats A)"
+say "  B: $(host_stats B)"
+check "A: peer-sent counts its entries" test "$(stat_of A peer-sent)" -ge 2
+check "B: peer-received counts A's entries" test "$(stat_of B peer-received)" -ge 2
+check "B: redis-reconnects counts the comeback" test "$(stat_of B redis-reconnects)" -ge 1
+check "B: redis-connected is 1" test "$(stat_of B redis-connected)" = 1
+check "B: sync-lag-us is there" stat_of B sync-lag-us
+
+finish

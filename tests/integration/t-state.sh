@@ -1,0 +1,175 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# The whitelist survives restarts (state-file, save-interval):
+#  (a) Postfix is whitelisted through the fake MX (with its rDNS siblings); after SIGTERM and a
+#      restart the same clients reach the real MX directly, without a new fake-MX visit, and a
+#      stranger is still dropped; the restart logs no fake-MX hit and loads every entry;
+#  (b) SIGKILL: an entry older than the last save survives; one added after it (save-interval
+#      raised by a reload, so no save can follow) is lost, and nothing else; no torn file;
+#  (c) a damaged file (truncated, garbage) never stops the start: one line naming the file and
+#      the problem, the file kept as PATH.corrupt, the daemon up with what validated (the
+#      whole block before the cut); a state file in a missing directory is an error;
+#  (d) table mode: entries loaded at start go into the kernel's ipset (emptied meanwhile, as
+#      after a reboot) and the kernel lets those clients in.
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/integration/table-lib.sh
+. "$(dirname "$0")/table-lib.sh"
+
+mail_host_setup
+
+STATE_DIR="$MXA_TMP/state"
+mkdir -p "$STATE_DIR"
+SERVERS=(-f "$FAKE4" -f "$FAKE6" -r "$REAL4" -r "$REAL6")
+
+# stat_value NAME: asks for a stats line (SIGUSR1) and prints the counter NAME from it.
+stat_value() {
+	local n
+	n=$(log_count ': stats ')
+	daemon_signal USR1
+	wait_for 5 count_above ': stats ' "$n" || return 1
+	grep ': stats ' "$DAEMON_LOG" | tail -n1 | sed -n "s/.* $1=\([0-9]*\).*/\1/p"
+}
+
+# stat_is NAME N: the counter NAME is N now.
+stat_is() { [ "$(stat_value "$1")" = "$2" ]; }
+
+# stat_at_least NAME N: the counter NAME is at least N now.
+stat_at_least() {
+	local v
+	v=$(stat_value "$1")
+	[ -n "$v" ] && [ "$v" -ge "$2" ]
+}
+
+section "(a) SIGTERM and restart keep the whitelist"
+STATE="$STATE_DIR/whitelist.state"
+start_daemon "${SERVERS[@]}" --state-file "$STATE"
+check "no file yet: logged, starting empty" log_has "state: no file $(re "$STATE") yet"
+postfix_setup v4 ipv4 198.51.100.1
+check "Postfix delivered through the fake then the real MX" send_mail v4
+check "Postfix was refused by mx1 before mx2 took it" \
+	mail_order 'connect to mx1\.example\.test.*refused' 'relay=mx2\.example\.test.*status=sent'
+check "198.51.100.1 whitelisted by its fake-MX hit" \
+	log_wait 'whitelist add addr=198\.51\.100\.1 reason=fake-mx dst=192\.0\.2\.10 '
+for sib in 198.51.100.2 2001:db8:1::1 2001:db8:1::2; do
+	check "rDNS sibling $sib whitelisted" \
+		log_wait "whitelist add addr=$(re "$sib") reason=rdns-sibling origin=198\.51\.100\.1 " 10
+done
+stop_daemon
+check "SIGTERM: exit status 0" test "$WAIT_STATUS" -eq 0
+check "exit: state: saved 4 entries to $STATE" log_has "state: saved 4 entries to $(re "$STATE")$"
+check "the state file exists, mode 0600" test "$(stat -c %a "$STATE" 2>/dev/null)" = 600
+check "no temporary file left" not test -e "$STATE.tmp"
+
+restart_log
+start_daemon "${SERVERS[@]}" --state-file "$STATE"
+check "start: state: loaded 4 entries from $STATE" \
+	log_has "state: loaded 4 entries from $(re "$STATE") \(saved [0-9]+ s ago; dropped: 0 expired"
+expect_probe greeting 198.51.100.1 "$REAL4"
+expect_probe greeting 198.51.100.2 "$REAL4"
+expect_probe greeting 2001:db8:1::2 "$REAL6"
+expect_probe timeout 198.51.100.3 "$REAL4" 2
+check "no fake-MX hit since the restart (stats fake-hits=0)" test "$(stat_value fake-hits)" = 0
+check "stats: entries-loaded=4" test "$(stat_value entries-loaded)" = 4
+check "stats: accepted=3" test "$(stat_value accepted)" = 3
+check "the restart logged no whitelist add line" not log_has 'whitelist add '
+stop_daemon
+
+section "(b) SIGKILL loses at most save-interval seconds of new entries, none older"
+STATE="$STATE_DIR/kill.state"
+conf="$MXA_TMP/state.conf"
+write_conf() {
+	printf '%s\n' "fake-mailserver $FAKE4" "real-mailserver $REAL4" no-rdns-whitelist \
+		"save-interval $1" >"$conf.new"
+	mv "$conf.new" "$conf"
+}
+write_conf 1
+restart_log
+start_daemon -c "$conf" --state-file "$STATE"
+expect_probe refused 198.51.100.7 "$FAKE4"
+check "198.51.100.7 whitelisted" log_wait 'whitelist add addr=198\.51\.100\.7 reason=fake-mx ' 5
+check "a save followed within save-interval (stats state-saves >= 1)" \
+	wait_for 10 stat_at_least state-saves 1
+check "no save failed (state-save-errors=0)" test "$(stat_value state-save-errors)" = 0
+check "the file holds the whitelist (state-age=0)" wait_for 5 stat_is state-age 0
+write_conf 86400
+n=$(log_count 'reload ok')
+daemon_signal HUP
+check "reload: save-interval 86400" wait_for 10 count_above 'reload ok' "$n"
+expect_probe refused 198.51.100.8 "$FAKE4"
+check "198.51.100.8 whitelisted after the last save" \
+	log_wait 'whitelist add addr=198\.51\.100\.8 reason=fake-mx ' 5
+kill -KILL "$DAEMON_PID"
+wait_pid "$DAEMON_PID" 5
+DAEMON_PID=
+check "no torn file: the state file is there, no .corrupt" \
+	eval "test -s '$STATE' && ! test -e '$STATE.corrupt'"
+restart_log
+start_daemon -c "$conf" --state-file "$STATE"
+check "start after SIGKILL: loaded 1 entries, no error" \
+	eval "log_has 'state: loaded 1 entries from' && ! log_has 'error: state'"
+expect_probe greeting 198.51.100.7 "$REAL4"
+expect_probe timeout 198.51.100.8 "$REAL4" 2
+stop_daemon
+
+section "(c) a damaged state file is set aside, never fatal"
+STATE="$STATE_DIR/kill.state"
+size=$(stat -c %s "$STATE")
+truncate -s $((size - 10)) "$STATE"
+restart_log
+start_daemon -c "$conf" --state-file "$STATE"
+# The cut is in the end block: the block holding 198.51.100.7 is whole and its checksum holds.
+check "one error line naming the file, the truncation, what loaded and where the file went" \
+	test "$(log_count "error: state: $(re "$STATE"): truncated at byte $((size - 10)) .*; 1 entries loaded, 0 unreadable; the file is renamed to $(re "$STATE")\.corrupt$")" = 1
+check "the damaged file is kept as $STATE.corrupt" test -s "$STATE.corrupt"
+check "and no longer at $STATE" not test -e "$STATE"
+expect_probe greeting 198.51.100.7 "$REAL4"
+stop_daemon
+printf 'fake-mailserver 192.0.2.10\n' >"$STATE"
+restart_log
+start_daemon -c "$conf" --state-file "$STATE"
+check "a foreign file: 'not an mxallowd state file', renamed" \
+	log_has "error: state: $(re "$STATE"): not an mxallowd state file .*renamed to "
+check "the evidence is the foreign file" grep -q '^fake-mailserver' "$STATE.corrupt"
+stop_daemon
+restart_log
+if ip netns exec "$NS_SRV" "$MXALLOWD" -F -s -c "$conf" --state-file "$STATE_DIR/no/such/dir/x.state" \
+	--pidfile "$MXA_TMP/nodir.pid" >"$DAEMON_LOG" 2>&1; then
+	fail "a state-file in a missing directory (not the default) was accepted"
+else
+	check "a state-file in a missing directory is an error naming it" \
+		log_has "state-file $(re "$STATE_DIR")/no/such/dir/x\.state: directory .*: No such file"
+fi
+
+section "(d) table mode: loaded entries go into the kernel's set"
+# Table mode needs libpcap in the build (replay says so) and the ipset tool.
+if ! command -v ipset >/dev/null 2>&1 ||
+	"$MXALLOWD" -f "$FAKE4" -r "$REAL4" --replay /dev/null 2>&1 | grep -q "built without"; then
+	say "  (skipped: this build has no table mode, or ipset is missing)"
+else
+	rules_flush
+	table_rules_setup
+	STATE="$STATE_DIR/table.state"
+	TABLE_ARGS=(--backend pflog -p "nflog:$NFLOG_GROUP" -f "$FAKE4" -r "$REAL4" -b --state-file "$STATE")
+	restart_log
+	start_daemon "${TABLE_ARGS[@]}"
+	expect_probe refused 198.51.100.9 "$FAKE4"
+	check "198.51.100.9 whitelisted" log_wait 'whitelist add addr=198\.51\.100\.9 reason=fake-mx ' 5
+	stop_daemon
+	check "exit: saved 1 entries" log_has "state: saved 1 entries to $(re "$STATE")$"
+	in_srv ipset flush mx-white
+	check "the kernel set is empty (as after a reboot)" not_in_set mx-white 198.51.100.9
+	restart_log
+	start_daemon "${TABLE_ARGS[@]}"
+	check "loaded 1 entries" log_has "state: loaded 1 entries from $(re "$STATE")"
+	check "198.51.100.9 is back in the kernel set mx-white" wait_for 5 in_set mx-white 198.51.100.9
+	t=$(set_timeout mx-white 198.51.100.9)
+	check "with the rest of its lifetime as timeout (got ${t:-none})" \
+		test "${t:-0}" -gt 3500 -a "${t:-0}" -le 3600
+	expect_probe greeting 198.51.100.9 "$REAL4"
+	expect_probe timeout 198.51.100.3 "$REAL4" 2
+	stop_daemon
+fi
+
+finish

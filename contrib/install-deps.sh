@@ -29,6 +29,7 @@ packages=(
 	ipset iptables iproute2 dnsmasq-base postfix swaks socat tcpdump
 	# metrics test (t-metrics.sh): curl, and promtool from the Prometheus package
 	curl prometheus
+	libhiredis-dev redis-server # the shared whitelist (meson option redis; t-redis.sh)
 )
 
 missing=()

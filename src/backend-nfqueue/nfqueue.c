@@ -65,7 +65,7 @@ struct nfqueue {
 	bool ack_waiting;   /* for the answer to configuration message seq */
 	int ack_error;      /* that answer: 0 or -errno */
 	int late_cfg_error; /* an error for a configuration message nobody waited for */
-	int failed;         /* -ECOMM once verdicts could not be sent */
+	int failed;         /* NFQUEUE_ESEND once verdicts could not be sent */
 	struct nfqueue_stats stats;
 	size_t out_len; /* verdicts waiting in out */
 	struct mmsghdr msgs[BATCH];
@@ -132,7 +132,7 @@ int nfqueue_flush(struct nfqueue *q)
 	if (q->failed)
 		return q->failed;
 	if (q->out_len && send_datagram(q, q->out, q->out_len) < 0)
-		q->failed = -ECOMM; /* the kernel would hold these packets for ever */
+		q->failed = NFQUEUE_ESEND; /* the kernel would hold these packets for ever */
 	q->out_len = 0;
 	return q->failed;
 }

@@ -1,11 +1,19 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "packet.h"
+
+/*
+ * What nfqueue_dispatch(), nfqueue_verdict() and nfqueue_flush() return once
+ * verdicts could not be sent (a portable errno: the daemon is built on the
+ * BSDs too, where only the fallback is compiled).
+ */
+#define NFQUEUE_ESEND (-EPIPE)
 
 struct nfqueue_params {
 	uint16_t queue_num;
@@ -82,7 +90,7 @@ int nfqueue_fd(const struct nfqueue *q);
  * a call, so that the event loop keeps turning under a flood (it calls again
  * while the socket is readable). ENOBUFS and error acks for verdicts are
  * counted, not fatal.
- * Returns 0; -ECOMM when verdicts could not be sent, retries included (the
+ * Returns 0; NFQUEUE_ESEND when verdicts could not be sent, retries included (the
  * reason is in nfqueue_stats()->send_errno: exit, the kernel drops what was
  * queued when the socket closes); the error of a configuration message that
  * came late; or another negative errno when the socket failed for good.
@@ -93,11 +101,11 @@ int nfqueue_dispatch(struct nfqueue *q);
  * nfqueue_verdict() - buffer the verdict for packet @id, which the judge
  * answered NFQUEUE_PENDING. Sent at the end of the next nfqueue_dispatch(),
  * or by nfqueue_flush(): call it after verdicts given outside a dispatch.
- * Returns 0, or -ECOMM as nfqueue_dispatch().
+ * Returns 0, or NFQUEUE_ESEND as nfqueue_dispatch().
  */
 int nfqueue_verdict(struct nfqueue *q, uint32_t id, bool accept);
 
-/* Sends the buffered verdicts. 0, or -ECOMM as nfqueue_dispatch(). */
+/* Sends the buffered verdicts. 0, or NFQUEUE_ESEND as nfqueue_dispatch(). */
 int nfqueue_flush(struct nfqueue *q);
 
 /**

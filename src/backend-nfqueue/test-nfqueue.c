@@ -516,7 +516,7 @@ static void test_send_failure_is_fatal(void **state)
 		fk.send_errnos[i] = ENOBUFS;
 	fk.n_send_errnos = 8;
 	sends = fk.sends;
-	assert_int_equal(nfqueue_dispatch(q), -ECOMM);
+	assert_int_equal(nfqueue_dispatch(q), NFQUEUE_ESEND);
 	assert_int_equal(fk.sends - sends, 5); /* a few tries, then it gives up */
 	assert_int_equal(nfqueue_stats(q)->send_errors, 5);
 	assert_int_equal(nfqueue_stats(q)->send_errno, ENOBUFS);
@@ -524,9 +524,9 @@ static void test_send_failure_is_fatal(void **state)
 	/* It stays failed: the daemon must exit, so that the kernel drops what is queued. */
 	fk.n_send_errnos = 0;
 	queue_packet(2, p, n);
-	assert_int_equal(nfqueue_dispatch(q), -ECOMM);
-	assert_int_equal(nfqueue_verdict(q, 3, true), -ECOMM);
-	assert_int_equal(nfqueue_flush(q), -ECOMM);
+	assert_int_equal(nfqueue_dispatch(q), NFQUEUE_ESEND);
+	assert_int_equal(nfqueue_verdict(q, 3, true), NFQUEUE_ESEND);
+	assert_int_equal(nfqueue_flush(q), NFQUEUE_ESEND);
 	nfqueue_close(q);
 
 	/* An error that waiting does not cure is not retried. */
@@ -536,7 +536,7 @@ static void test_send_failure_is_fatal(void **state)
 	fk.send_errnos[0] = EPERM;
 	fk.n_send_errnos = 1;
 	sends = fk.sends;
-	assert_int_equal(nfqueue_dispatch(q), -ECOMM);
+	assert_int_equal(nfqueue_dispatch(q), NFQUEUE_ESEND);
 	assert_int_equal(fk.sends - sends, 1);
 	assert_int_equal(nfqueue_stats(q)->send_errno, EPERM);
 	nfqueue_close(q);

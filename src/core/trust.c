@@ -11,6 +11,8 @@
 #include <strings.h>
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 struct member {
 	char *domain; /* NULL: empty cell */

@@ -210,7 +210,7 @@ static void on_queue(evutil_socket_t fd, short what, void *arg)
 		        n);
 		d->enobufs_seen = n;
 	}
-	if (r == -ECOMM) {
+	if (r == NFQUEUE_ESEND) {
 		log_msg(
 		    LOG_ERR,
 		    "nfqueue: cannot send verdicts (%s) after retries; exiting: the kernel drops "

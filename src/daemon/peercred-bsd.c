@@ -2,7 +2,9 @@
 #include "peercred.h"
 
 #include <errno.h>
-#include <unistd.h>
+#include <sys/types.h>
+#include <sys/socket.h> /* OpenBSD declares getpeereid(2) here */
+#include <unistd.h>     /* FreeBSD here */
 
 int peercred_get(int fd, uid_t *uid, gid_t *gid, pid_t *pid)
 {

@@ -177,9 +177,11 @@ static void sent(struct redis *r)
 
 static void schedule_flush(struct redis *r)
 {
-	if (r->state == LINK_UP)
-		event_active(r->ev_flush, 0,
-		             0); /* once, however often it is asked before it runs */
+	static const struct timeval zero = {0, 0};
+
+	/* A timer, not event_active(): the queue's events are served between two batches. */
+	if (r->state == LINK_UP && !evtimer_pending(r->ev_flush, NULL))
+		evtimer_add(r->ev_flush, &zero);
 }
 
 /* ------------------------------------------------------------- replies */
@@ -289,9 +291,13 @@ static void apply(struct redis *r, const struct syncwire_msg *m, int64_t lag_us)
 		if ((uint64_t)lag_us > r->st.lag_max_us)
 			r->st.lag_max_us = (uint64_t)lag_us;
 	}
-	/* Table mode: the kernel table learns it now; held SYNs got their verdicts. */
-	daemon_table_sync(d);
-	daemon_hold_sync(d);
+}
+
+/* After applying: the kernel table learns the changes (table mode), held SYNs get verdicts. */
+static void applied(struct redis *r)
+{
+	daemon_table_sync(r->d);
+	daemon_hold_sync(r->d);
 }
 
 static void on_message(redisAsyncContext *ac, void *reply, void *priv)
@@ -337,6 +343,7 @@ static void on_message(redisAsyncContext *ac, void *reply, void *priv)
 		return;
 	now_us = wall_us();
 	apply(r, &m, now_us > m.t_us ? (int64_t)(now_us - m.t_us) : 0);
+	applied(r);
 }
 
 /* ------------------------------------------------------------- the load (SCAN + MGET) */
@@ -390,6 +397,7 @@ static void on_mget(redisAsyncContext *ac, void *reply, void *priv)
 		apply(r, &m, -1);
 		r->loaded++;
 	}
+	applied(r);
 	load_next(r);
 }
 
@@ -569,10 +577,16 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (r->state != LINK_UP || !r->cmd || r->loading)
 		return;
-	if (r->pushing && r->inflight < REDIS_INFLIGHT_MAX / 2) {
-		push_batch(r);
-		if (r->pushing)
-			return; /* the replies of this batch call the next */
+	if (r->pushing) {
+		if (r->inflight < REDIS_INFLIGHT_MAX / 2)
+			push_batch(r);
+		if (r->pushing) {
+			/* The next batch: after this one's replies, or at once when it sent
+			 * nothing. */
+			if (r->inflight < REDIS_INFLIGHT_MAX / 2)
+				schedule_flush(r);
+			return;
+		}
 	}
 	while (n < REDIS_BATCH && r->inflight + 2 <= REDIS_INFLIGHT_MAX && syncq_len(r->q)) {
 		if (!tokenbucket_take(&r->tb, (int64_t)mono_ms()))
@@ -819,9 +833,11 @@ static void on_watch(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if ((r->state == LINK_CONNECTING || r->state == LINK_RESOLVING) &&
 	    now - r->attempt_ms > REDIS_CONNECT_TIMEOUT_MS)
-		link_down(r, r->state == LINK_RESOLVING
-		                 ? "the host name did not resolve within 2 s"
-		                 : "no connection within 2 s (unreachable, or not answering)");
+		link_down(
+		    r, r->state == LINK_RESOLVING ? "the host name did not resolve within 2 s"
+		       : r->cmd_ready && r->sub_ready
+		           ? "connected, but no answer to AUTH or SUBSCRIBE within 2 s (not Redis?)"
+		           : "no connection within 2 s (unreachable, or not answering)");
 	else if (r->inflight && now - r->waiting_since_ms > REDIS_STALL_MS)
 		link_down(r, "no reply for 5 s (too slow or stuck): reconnecting");
 	if (r->state == LINK_UP)
@@ -899,7 +915,7 @@ struct redis *redis_new(struct daemon *d, char *err, size_t errlen)
 	r->errlines.per_second = 5;
 	r->backoff_ms = REDIS_BACKOFF_MIN_MS / 2;
 	r->ev_retry = evtimer_new(d->base, on_retry, r);
-	r->ev_flush = event_new(d->base, -1, 0, on_flush, r);
+	r->ev_flush = evtimer_new(d->base, on_flush, r);
 	r->ev_watch = event_new(d->base, -1, EV_PERSIST, on_watch, r);
 	if (!r->url.unix_socket && addr_parse(&(mxa_addr){0}, r->url.host) < 0)
 		r->dns = evdns_base_new(d->base, EVDNS_BASE_INITIALIZE_NAMESERVERS |

@@ -141,10 +141,10 @@ size_t config_warnings(const struct config *c, char *buf, size_t len);
 
 /**
  * config_set() - apply one `key value` pair. Lists (fake-mailserver,
- * real-mailserver) grow; everything else is replaced. @value may be NULL for
- * a boolean key (meaning true). On error @err gets one line naming @origin,
- * the key and the value, and @c is unchanged.
- * Returns 0, -ENOENT for an unknown key, -EINVAL for a bad value, -ENOMEM.
+ * real-mailserver, allow, allow-file, ...) grow; everything else is replaced. @value may be NULL
+ * for a boolean key (meaning true). On error @err gets one line naming @origin, the key and the
+ * value, and @c is unchanged. Returns 0, -ENOENT for an unknown key, -EINVAL for a bad value,
+ * -ENOMEM.
  */
 int config_set(struct config *c, const char *key, const char *value, const char *origin, char *err,
                size_t errlen);

@@ -565,7 +565,9 @@ static enum mx_verdict stranger_hold(struct mx *mx, const mxa_addr *src, const m
 		mx->stats.hold_full++;
 		return real_attempt(mx, src, dst, now);
 	}
-	if (r == PENDING_NEW && stranger_check(mx, src) < 0) {
+	/* Held for a peer only: no lookup of ours, the peer's entry or the deadline decides. */
+	if (r == PENDING_NEW && stranger_checkable(mx, key, now_ms / 1000) &&
+	    stranger_check(mx, src) < 0 && !mx->p.hold_strangers) {
 		/* This packet alone: taken back, dropped at once. */
 		pending_release(mx->hold, key, NULL, NULL);
 		hold_sync(mx);
@@ -594,10 +596,12 @@ enum mx_verdict mx_syn_hold(struct mx *mx, const mxa_addr *src, const mxa_addr *
 	if (netset_lookup(mx->statics, src, NULL))
 		return real_attempt(mx, src, dst, now); /* static: accepted at once, never held */
 	/* Held clients join their group; otherwise only when a check could let them in. */
-	if (trust_any(mx->trust) || pending_count(mx->hold)) {
+	if (trust_any(mx->trust) || pending_count(mx->hold) || mx->p.hold_strangers) {
 		key_of(mx, &key, src);
 		if (!whitelist_lookup(mx->wl, &key, now, NULL) &&
-		    (pending_has(mx->hold, &key) || stranger_checkable(mx, &key, now)))
+		    (pending_has(mx->hold, &key) ||
+		     (mx->p.hold_strangers && pending_max(mx->hold)) ||
+		     stranger_checkable(mx, &key, now)))
 			return stranger_hold(mx, src, dst, &key, token, now_ms, now);
 	}
 	return real_attempt(mx, src, dst, now);

@@ -153,6 +153,11 @@ struct mx_params {
 	 * the deadline moved by an hour or renew_time / 2, whichever is less.
 	 */
 	uint32_t renew_time;
+	/*
+	 * Hold every stranger's SYN to a real MX up to hold-time, even when no
+	 * check of ours could let it in: a peer's entry may (shared whitelist).
+	 */
+	bool hold_strangers;
 	bool rdns;          /* whitelist forward-confirmed rDNS siblings */
 	uint32_t rdns_max;  /* siblings per client */
 	unsigned v4_prefix; /* 0..32: whitelist the client's network */

@@ -560,6 +560,11 @@ size_t netset_memory(const struct netset *s)
 	return m;
 }
 
+size_t netset_lookup_memory(const struct netset *s)
+{
+	return s ? s->memory : 0;
+}
+
 const char *netset_format(const struct netset_net *n, char *buf)
 {
 	char a[ADDR_STRLEN];

@@ -66,8 +66,9 @@ bool netset_lookup(const struct netset *s, const mxa_addr *a, const struct netse
 size_t netset_count(const struct netset *s);
 const struct netset_net *netset_get(const struct netset *s, size_t i);
 
-/* Bytes allocated by the set. */
+/* Bytes allocated by the set, and of those the ones a lookup reads (intervals and index). */
 size_t netset_memory(const struct netset *s);
+size_t netset_lookup_memory(const struct netset *s);
 
 /* "192.0.2.0/24" into @buf (NETSET_STRLEN bytes); returns @buf. */
 const char *netset_format(const struct netset_net *n, char *buf);

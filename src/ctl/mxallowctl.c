@@ -161,9 +161,9 @@ static void conn_open(struct conn *c, const char *path, const char *config)
 		int e = errno;
 
 		if (e == ENOENT || e == ECONNREFUSED)
-			die("cannot connect to %s: %s (is mxallowd running? its "
-			    "control-socket%s%s)",
-			    path, strerror(e), config ? " in " : "", config ? config : "");
+			die("cannot connect to %s: %s (is mxallowd running?%s%s)", path,
+			    strerror(e), config ? " the path is control-socket of " : "",
+			    config ? config : "");
 		if (e == EACCES || e == EPERM)
 			die("cannot connect to %s: %s (root, mxallowd's user and control-group "
 			    "only)",

@@ -307,8 +307,9 @@ int control_open(struct daemon *d, char *err, size_t errlen)
 		            "control-socket %s: longer than %zu bytes, the limit of a UNIX socket "
 		            "path",
 		            ctl->path, sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
-	if ((r = read_group(ctl, d->cfg.control_group, err, errlen)) < 0 ||
-	    (r = prepare_dir(ctl, err, errlen)) < 0 || (r = clear_stale(ctl, err, errlen)) < 0 ||
+	if ((r = read_group(ctl, d->cfg.control_group, err, errlen)) < 0)
+		return r; /* a mistake in the configuration, whatever the path */
+	if ((r = prepare_dir(ctl, err, errlen)) < 0 || (r = clear_stale(ctl, err, errlen)) < 0 ||
 	    (r = bind_socket(ctl, err, errlen)) < 0) {
 		/*
 		 * As for the default state-file: a mail gate does not stay down for a
@@ -339,9 +340,9 @@ static void out_line(struct client *c, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		return;
+	/* Every line the daemon writes fits; cut rather than overflow if one ever did not. */
 	if ((size_t)n > sizeof(line) - 2)
-		n = (int)sizeof(line) -
-		    2; /* every line the daemon writes fits: never cut in practice */
+		n = (int)sizeof(line) - 2;
 	line[n++] = '\n';
 	evbuffer_add(out, line, (size_t)n);
 }

@@ -331,6 +331,7 @@ void daemon_fill_params(struct mx_params *p, const struct config *c, const struc
 	p->whitelist_time = c->whitelist_time;
 	p->renew_time = c->renew_time;
 	p->rdns = !c->no_rdns;
+	p->hold_strangers = c->redis != NULL; /* a peer's entry may come within hold-time */
 	p->rdns_max = c->rdns_max;
 	p->v4_prefix = c->ipv4_prefix;
 	p->v6_prefix = c->ipv6_prefix;

@@ -19,13 +19,14 @@ REDIS_FLOOD=${REDIS_FLOOD:-300000}
 command -v redis-server >/dev/null || die "redis-server missing (apt-get install redis-server)"
 need_net
 
+redis_bench_answers() { [ "$(in_srv redis-cli -h 127.0.0.1 ping 2>/dev/null)" = PONG ]; }
+
 redis_bench_start() {
 	mkdir -p "$TMP/redis"
 	in_srv redis-server --port 6379 --bind 127.0.0.1 --save '' --appendonly no \
 		--dir "$TMP/redis" --daemonize no --logfile "$TMP/redis/redis.log" &
 	REDIS_PID=$!
-	wait_for 10 eval '[ "$(in_srv redis-cli -h 127.0.0.1 ping 2>/dev/null)" = PONG ]' ||
-		die "redis-server does not answer"
+	wait_for 10 redis_bench_answers || die "redis-server does not answer"
 }
 
 redis_bench_stop() {
@@ -34,7 +35,10 @@ redis_bench_stop() {
 }
 
 # The daemon in CONS_PID (quiet: no notice lines) is connected: its counter says so.
-redis_connected() { [ "$(stat_field redis-connected "$(daemon_stats)")" = 1 ]; }
+# Not before the queue is bound: a SIGUSR1 before the daemon set its handlers would end it.
+redis_connected() {
+	wait_for 5 queue_bound && [ "$(stat_field redis-connected "$(daemon_stats)")" = 1 ]
+}
 
 redis_cmds() {
 	in_srv redis-cli -h 127.0.0.1 info stats | sed -n 's/^total_commands_processed:\([0-9]*\).*/\1/p'

@@ -2,12 +2,14 @@
 /*
  * libFuzzer target: the state file's decoder and the daemon's loader.
  *
- * Each input is decoded twice: as it is, and with every checksum made to
- * hold (so that mutations reach the record checks behind the CRCs). A file
- * that decodes without a problem must encode back to the same bytes. Then
- * the loader reads the input from a file, as at start, and puts what it
- * kept into a whitelist (expired and over-capacity entries, prefix changes,
- * the rename of a damaged file to .corrupt).
+ * The first byte chooses what the rest is: odd, a file as it is; even, edits
+ * (offset, byte pairs, and a length) of a valid file of a few entries, so
+ * that most inputs get past the magic, the version and the checksums to the
+ * records. Bit 1 makes every checksum hold after the edits. Each file is
+ * decoded, and one that decodes without a problem must encode back to the
+ * same bytes. Then the loader reads it from a file, as at start, and puts
+ * what it kept into a whitelist (expired and over-capacity entries, prefix
+ * changes, the rename of a damaged file to .corrupt).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -16,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -30,6 +33,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static char dir[64], path[96];
 static struct config cfg;
 static struct statefile_crc crc;
+static uint8_t *base; /* a valid file of BASE_ENTRIES entries */
+static size_t base_len;
+#define BASE_ENTRIES 3
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -195,19 +201,67 @@ static void load(const uint8_t *data, size_t size)
 	state_free(s);
 }
 
+/* Entries of every kind: both families, used or not, deadlines past and future. */
+static void build_base(void)
+{
+	struct statefile_header h = {.saved_at = 1700000000, .v4_prefix = 32, .v6_prefix = 64};
+	struct out o = {0};
+	struct statefile_enc *enc = statefile_enc_new(out_write, &o);
+
+	if (!enc || statefile_enc_header(enc, &h) < 0)
+		abort();
+	for (int i = 0; i < BASE_ENTRIES; i++) {
+		struct wl_entry e = {.reason = (enum wl_reason)(1 + i), .rdns_done = i == 1};
+
+		e.addr.b[i == 0 ? 10 : 0] = 0xff;
+		e.addr.b[i == 0 ? 11 : 1] = 0xff;
+		e.addr.b[15] = (uint8_t)i;
+		e.origin.b[15] = 9;
+		e.deadline = i == 2 ? 1000 : (int64_t)time(NULL) + 3600 * (i + 1);
+		e.used = i != 0;
+		e.last_use = e.used ? 1600000000 : 0;
+		if (statefile_enc_entry(enc, &e) < 0)
+			abort();
+	}
+	if (statefile_enc_finish(enc) < 0)
+		abort();
+	statefile_enc_free(enc);
+	base = o.p;
+	base_len = o.len;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	uint8_t *copy = malloc(size ? size : 1);
+	uint8_t *copy;
+	size_t len;
 
-	if (!copy)
+	if (size == 0)
 		return 0;
-	decode_check(data, size);
-	memcpy(copy, data, size);
-	fix_checksums(copy, size);
-	decode_check(copy, size);
+	if (!base)
+		build_base();
+	if (data[0] & 1) {
+		len = size - 1;
+		copy = malloc(len ? len : 1);
+		if (!copy)
+			return 0;
+		memcpy(copy, data + 1, len);
+	} else {
+		/* data[1]: the length (0 .. the whole and a little more); then offset, byte pairs.
+		 */
+		len = size > 1 ? data[1] * (base_len + 8) / 255 : base_len;
+		copy = calloc(1, len ? len : 1);
+		if (!copy)
+			return 0;
+		memcpy(copy, base, len < base_len ? len : base_len);
+		for (size_t i = 2; i + 1 < size && len; i += 2)
+			copy[data[i] % len] = data[i + 1];
+	}
+	if (data[0] & 2)
+		fix_checksums(copy, len);
+	decode_check(copy, len);
 	/* The loader's file handling is the same for any bad start: the magic, or short ones. */
-	if (size < 8 || memcmp(copy, "MXASTATE", 8) == 0)
-		load(copy, size);
+	if (len < 8 || memcmp(copy, "MXASTATE", 8) == 0)
+		load(copy, len);
 	free(copy);
 	return 0;
 }

@@ -67,10 +67,10 @@ redis_net_setup() {
 	done
 	ip -n "$NS_R" link add br0 type bridge || die "cannot create the bridge"
 	ip -n "$NS_R" link set br0 up
-	for i in "a $NS_SRV" "b $NS_B" "c $NS_C" "cli $NS_CLI"; do
-		set -- $i
-		ip -n "$NS_R" link add "p-$1" type veth peer name eth0 netns "$2" || die "veth for $2"
-		ip -n "$NS_R" link set "p-$1" master br0 up
+	for i in a:"$NS_SRV" b:"$NS_B" c:"$NS_C" cli:"$NS_CLI"; do
+		ip -n "$NS_R" link add "p-${i%%:*}" type veth peer name eth0 netns "${i#*:}" ||
+			die "veth for ${i#*:}"
+		ip -n "$NS_R" link set "p-${i%%:*}" master br0 up
 	done
 	ip -n "$NS_R" addr add "$DNS4/24" dev br0
 	ip -n "$NS_R" addr add "$REDIS_ADDR/24" dev br0
@@ -126,8 +126,10 @@ redis_sinks_setup() {
 		"$REAL4:25" 50 >"$MXA_TMP/sink-b.out" 2>&1 &
 	ip netns exec "$NS_C" smtp-sink -u nobody -h mx3.example.test -d "$SINK_DIR/%Y%m%d%H%M%S." \
 		"$MX3_4:25" 50 >"$MXA_TMP/sink-c.out" 2>&1 &
-	wait_for 10 redis_listening "$NS_B" "$REAL4" && wait_for 10 redis_listening "$NS_C" "$MX3_4" ||
+	if ! wait_for 10 redis_listening "$NS_B" "$REAL4" ||
+		! wait_for 10 redis_listening "$NS_C" "$MX3_4"; then
 		die "smtp-sink is not listening"
+	fi
 }
 
 redis_rules_setup() {

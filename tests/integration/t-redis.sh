@@ -11,6 +11,7 @@
 #  (c) a daemon restarted while the others run gets the live entries at start
 #  (d) garbage in a key and on the channel: one error line, counted, nothing else changes
 #  (e) a wrong password, an unreachable host: a clear line, the daemon decides locally
+# shellcheck disable=SC2317 # functions called through check and wait_for
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/integration/redis-lib.sh

@@ -995,6 +995,40 @@ static void test_hold_only_when_a_check_could_help(void **state)
 	assert_int_equal(mx_stats(mx)->held, 0);
 }
 
+/*
+ * With a shared whitelist (hold_strangers), a stranger is held even when no check of ours
+ * could let it in: a peer's entry arriving within hold-time releases it; without one it is
+ * dropped at the deadline.
+ */
+static void test_hold_for_peers(void **state)
+{
+	struct fixture *f = *state;
+	struct hold_rec *h;
+	struct mx *mx;
+	mxa_addr a = ip("198.51.100.50"), origin = ip("0.0.0.7");
+
+	f->p.hold_strangers = true;
+	mx = make_hold(f, &h, 8, NULL, 0);
+	f->p.hold_strangers = false;
+	assert_int_equal(hsyn(mx, "198.51.100.50", "192.0.2.20", 1, 1000000), MX_PENDING);
+	assert_int_equal(hsyn(mx, "198.51.100.51", "192.0.2.20", 2, 1000000), MX_PENDING);
+	assert_int_equal(mx_stats(mx)->held, 2);
+	assert_int_equal(h->n_verdicts, 0);
+	/* the peer's entry for .50 arrives 300 ms later: its SYN goes in at once */
+	assert_int_equal(mx_peer_add(mx, &a, &origin, 1000 + 3600, 1000), 1);
+	assert_int_equal(h->n_verdicts, 1);
+	assert_int_equal(h->tokens[0], 1);
+	assert_int_equal(h->v[0], MX_ALLOW);
+	assert_int_equal(live_entry(mx, "198.51.100.50", 1000).reason, WL_REASON_PEER);
+	/* nothing comes for .51: dropped at the deadline */
+	assert_int_equal(mx_hold_expire(mx, 1000800), -1);
+	assert_int_equal(h->n_verdicts, 2);
+	assert_int_equal(h->tokens[1], 2);
+	assert_int_equal(h->v[1], MX_DROP);
+	assert_int_equal(h->why[1], MX_HOLD_EXPIRED);
+	assert_int_equal(mx_stats(mx)->held, 0);
+}
+
 /* Whatever whitelists a held client lets its packets in: here its own fake-MX hit. */
 static void test_hold_released_by_any_source(void **state)
 {
@@ -1162,6 +1196,7 @@ int main(void)
 	    T(test_hold_drop_on_deadline),
 	    T(test_hold_bound_and_no_check),
 	    T(test_hold_only_when_a_check_could_help),
+	    T(test_hold_for_peers),
 	    T(test_hold_released_by_any_source),
 	    T(test_hold_flush_and_shrink),
 	    T(test_trust_domain),

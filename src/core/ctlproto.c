@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "ctlproto.h"
+#include "syncwire.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -183,7 +184,7 @@ size_t ctl_format_entry(char *buf, size_t len, const struct wl_entry *e, unsigne
                         mxa_time now)
 {
 	static const mxa_addr none = {{0}};
-	char net[ADDR_STRLEN + 4], origin[ADDR_STRLEN], last[24];
+	char net[ADDR_STRLEN + 4], origin[ADDR_STRLEN], node[24], last[24];
 	bool no_origin = e->reason == WL_REASON_MANUAL || e->reason == WL_REASON_STATIC ||
 	                 addr_equal(&e->origin, &none);
 	int n;
@@ -195,7 +196,11 @@ size_t ctl_format_entry(char *buf, size_t len, const struct wl_entry *e, unsigne
 	n = snprintf(
 	    buf, len, "entry addr=%s reason=%s origin=%s expires-in=%" PRId64 " last-use=%s",
 	    ctl_format_net(&e->addr, prefix, net, sizeof(net)), whitelist_reason_name(e->reason),
-	    no_origin ? "-" : addr_format(&e->origin, origin),
+	    no_origin                     ? "-"
+	    : e->reason == WL_REASON_PEER ? (snprintf(origin, sizeof(origin), "peer:%s",
+	                                              syncwire_origin_node(&e->origin, node)),
+	                                     origin)
+	                                  : addr_format(&e->origin, origin),
 	    e->deadline > now ? e->deadline - now : 0, last);
 	return n < 0 ? 0 : (size_t)n;
 }
@@ -246,7 +251,12 @@ int ctl_parse_entry(const char *line, struct ctl_entry *out)
 			strcpy(out->reason, v);
 			seen |= 2;
 		} else if (strcmp(tok, "origin") == 0) {
-			if (strcmp(v, "-") != 0) {
+			if (strncmp(v, "peer:", 5) == 0) {
+				/* a peer's node name (shared whitelist) */
+				if (strlen(v) >= sizeof(out->origin))
+					return -EINVAL;
+				strcpy(out->origin, v);
+			} else if (strcmp(v, "-") != 0) {
 				if (addr_parse(&a, v) < 0)
 					return -EINVAL;
 				addr_format(&a, out->origin);

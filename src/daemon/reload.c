@@ -106,7 +106,7 @@ static void reload_destroy(struct reload *r)
 		if (!r->names[i].done && r->names[i].req)
 			evdns_getaddrinfo_cancel(r->names[i].req); /* its callback marks it done */
 	if (r->dns)
-		evdns_base_free(r->dns, 0);
+		evdns_base_free(r->dns, 1); /* the cancelled requests are freed, not leaked */
 	config_clear(&r->next);
 	free(r->names);
 	free(r);

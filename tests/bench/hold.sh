@@ -71,7 +71,7 @@ section "hold 1. trusted strangers: SYN to SYN-ACK ($HOLD_N fresh clients) again
 need_net
 hold_dns
 CONS_LOG="$TMP/consumer-hold.log"
-ip netns exec "$NS_SRV" taskset -c "$CONS_CPU" "$MXALLOWD" -F -s -b -c /dev/null -n "$QNUM" \
+ip netns exec "$NS_SRV" taskset -c "$CONS_CPU" "$MXALLOWD" -F -s -b -c /dev/null --state-file none --control-socket none -n "$QNUM" \
 	-f "$FAKE4" -r "$REAL4" --trust-domain partner.example --log-rate 0 >"$CONS_LOG" 2>&1 &
 CONS_PID=$!
 wait_for 5 grep -q ': started ' "$CONS_LOG" || die "mxallowd did not start: $(tail -n3 "$CONS_LOG")"
@@ -100,7 +100,7 @@ echo "consumer,sent,offered_pps,verdicts,verdict_pps,queue_dropped,user_dropped,
 for kind in ceiling daemon daemon-hold; do
 	if [ "$kind" = daemon-hold ]; then
 		CONS_LOG="$TMP/consumer-hold2.log"
-		ip netns exec "$NS_SRV" taskset -c "$CONS_CPU" "$MXALLOWD" -F -s -q -b -c /dev/null \
+		ip netns exec "$NS_SRV" taskset -c "$CONS_CPU" "$MXALLOWD" -F -s -q -b -c /dev/null --state-file none --control-socket none \
 			-n "$QNUM" -f "$FAKE4" -r "$REAL4" --max-entries 200000 --queue-maxlen 1024 \
 			--trust-domain partner.example >"$CONS_LOG" 2>&1 &
 		CONS_PID=$!

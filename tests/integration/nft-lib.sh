@@ -53,7 +53,7 @@ queue_seq() {
 nft_start_fails() {
 	local want=$1 out st
 	shift
-	out=$(in_srv timeout 10 "$MXALLOWD" -F -s -c "$MXA_TMP/empty.conf" --state-file none \
+	out=$(in_srv timeout 10 "$MXALLOWD" -F -s -c "$MXA_TMP/empty.conf" --state-file none --control-socket none \
 		--control-socket none "$@" -f "$FAKE4" -r "$REAL4" 2>&1)
 	st=$?
 	check "exit status 1 (got $st)" test "$st" -eq 1
@@ -63,7 +63,7 @@ nft_start_fails() {
 # need_nft_writer: skip (77) when this mxallowd was built without the nft table writer.
 need_nft_writer() {
 	local out
-	out=$(in_srv timeout 10 "$MXALLOWD" -F -s -c "$MXA_TMP/empty.conf" --state-file none \
+	out=$(in_srv timeout 10 "$MXALLOWD" -F -s -c "$MXA_TMP/empty.conf" --state-file none --control-socket none \
 		--control-socket none --backend nfqueue -n 65000 --table-writer nft \
 		--nft-table mxallowd-probe -f "$FAKE4" -r "$REAL4" 2>&1)
 	case $out in

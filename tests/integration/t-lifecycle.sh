@@ -124,7 +124,7 @@ section "-q: errors only, but SIGUSR1 still answers"
 # -q logs no `started` line: the pidfile, written once the queue is bound, says it is up.
 restart_log
 rm -f "$DAEMON_PIDFILE"
-ip netns exec "$NS_SRV" "$MXALLOWD" -F -s -q -b -c "$MXA_TMP/empty.conf" --state-file none \
+ip netns exec "$NS_SRV" "$MXALLOWD" -F -s -q -b -c "$MXA_TMP/empty.conf" --state-file none --control-socket none \
 	--pidfile "$DAEMON_PIDFILE" -f "$FAKE4" -r "$REAL4" >>"$DAEMON_LOG" 2>&1 &
 DAEMON_PID=$!
 check "quiet mxallowd wrote its pidfile" wait_for 10 test -s "$DAEMON_PIDFILE"
@@ -202,7 +202,7 @@ section "without -F: detaches, writes its pidfile, SIGTERM removes it"
 restart_log
 rm -f "$DAEMON_PIDFILE"
 ip netns exec "$NS_SRV" "$MXALLOWD" -s -b -c "$MXA_TMP/empty.conf" --pidfile "$DAEMON_PIDFILE" \
-	--state-file none -f "$FAKE4" -r "$REAL4" >>"$DAEMON_LOG" 2>&1 &
+	--state-file none --control-socket none -f "$FAKE4" -r "$REAL4" >>"$DAEMON_LOG" 2>&1 &
 launcher=$!
 wait_pid "$launcher" 10
 check "the launching process returned at once with status 0 (got $WAIT_STATUS)" \
@@ -223,7 +223,7 @@ check "and removed its pidfile" wait_for 5 test ! -e "$DAEMON_PIDFILE"
 stalled_queue() {
 	restart_log
 	rm -f "$DAEMON_PIDFILE"
-	ip netns exec "$NS_SRV" "$MXALLOWD" -F -s -q -b -c "$MXA_TMP/empty.conf" --state-file none \
+	ip netns exec "$NS_SRV" "$MXALLOWD" -F -s -q -b -c "$MXA_TMP/empty.conf" --state-file none --control-socket none \
 		--pidfile "$DAEMON_PIDFILE" --queue-maxlen 1 "$@" \
 		-f "$FAKE4" -r "$REAL4" >>"$DAEMON_LOG" 2>&1 &
 	DAEMON_PID=$!

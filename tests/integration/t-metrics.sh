@@ -137,7 +137,7 @@ stop_daemon
 
 section "an address that is not local stops the start"
 restart_log
-in_srv "$MXALLOWD" -F -s -c "$MXA_TMP/empty.conf" -f "$FAKE4" -r "$REAL4" --state-file none \
+in_srv "$MXALLOWD" -F -s -c "$MXA_TMP/empty.conf" -f "$FAKE4" -r "$REAL4" --state-file none --control-socket none \
 	--control-socket none --metrics-listen 192.0.2.99:$PORT >>"$DAEMON_LOG" 2>&1
 rc=$?
 check "exit status 1 (got $rc)" test "$rc" -eq 1

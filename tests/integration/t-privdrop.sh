@@ -93,7 +93,7 @@ expect_status() {
 expect_refused() {
 	local why=$1 pat=$2 out st
 	shift 2
-	out=$(in_srv timeout 10 "$MXALLOWD" -F -s --state-file none "$@" 2>&1)
+	out=$(in_srv timeout 10 "$MXALLOWD" -F -s --state-file none --control-socket none "$@" 2>&1)
 	st=$?
 	check "$why: exit status 1 (got $st)" test "$st" -eq 1
 	check "$why: says: $(printf '%s\n' "$out" | grep -E 'config file|pidfile|user' | tail -n1)" \
@@ -177,7 +177,7 @@ section "(c) started as $PRIV_USER with ambient CAP_NET_ADMIN (systemd User= + A
 restart_log
 if launch setpriv --reuid="$PRIV_UID" --regid="$PRIV_GID" --clear-groups --inh-caps=+net_admin \
 	--ambient-caps=+net_admin --bounding-set=-all,+net_admin \
-	"$MXALLOWD" -F -s -c "$CONF" --state-file none --pidfile "$RUN_DIR/ambient.pid" \
+	"$MXALLOWD" -F -s -c "$CONF" --state-file none --control-socket none --pidfile "$RUN_DIR/ambient.pid" \
 	--user "$PRIV_USER"; then
 	pass "mxallowd started without root: $(grep ': started ' "$DAEMON_LOG" | tail -n1)"
 	expect_status Uid "$PRIV_UID $PRIV_UID $PRIV_UID $PRIV_UID"
@@ -204,7 +204,7 @@ else
 fi
 out=$(in_srv timeout 10 setpriv --reuid="$PRIV_UID" --regid="$PRIV_GID" --clear-groups \
 	--inh-caps=+net_admin --ambient-caps=+net_admin \
-	"$MXALLOWD" -F -s -c "$CONF" --state-file none --pidfile "$RUN_DIR/root.pid" --user root 2>&1)
+	"$MXALLOWD" -F -s -c "$CONF" --state-file none --control-socket none --pidfile "$RUN_DIR/root.pid" --user root 2>&1)
 check "as the user, --user root is refused: $(printf '%s\n' "$out" | tail -n1)" \
 	log_has 'user root is root: name an unprivileged user' <(printf '%s\n' "$out")
 
@@ -214,7 +214,7 @@ table_rules_setup
 restart_log
 : >"$CONF_DIR/table.conf"
 chmod 644 "$CONF_DIR/table.conf"
-if launch "$MXALLOWD" -F -s --state-file none --backend pflog -p "nflog:$NFLOG_GROUP" -f "$FAKE4" -f "$FAKE6" \
+if launch "$MXALLOWD" -F -s --state-file none --control-socket none --backend pflog -p "nflog:$NFLOG_GROUP" -f "$FAKE4" -f "$FAKE6" \
 	-r "$REAL4" -r "$REAL6" -t 77 -c "$CONF_DIR/table.conf" --pidfile "$RUN_DIR/table.pid" \
 	--user "$PRIV_USER"; then
 	pass "mxallowd started: $(grep ': started ' "$DAEMON_LOG" | tail -n1)"

@@ -182,7 +182,7 @@ stop_daemon
 section "SIGHUP while the daemon is still starting (resolving its servers)"
 restart_log
 kill -STOP "$DNSMASQ_PID"
-ip netns exec "$NS_SRV" "$MXALLOWD" -F -s -c "$conf" --pidfile "$DAEMON_PIDFILE" --state-file none \
+ip netns exec "$NS_SRV" "$MXALLOWD" -F -s -c "$conf" --pidfile "$DAEMON_PIDFILE" --state-file none --control-socket none \
 	>>"$DAEMON_LOG" 2>&1 &
 DAEMON_PID=$!
 # It blocks in getaddrinfo() before its loop exists; the signal must wait, not kill.
@@ -209,7 +209,7 @@ section "a relative -c keeps working for reloads after the daemon detached"
 restart_log
 mkdir -p "$MXA_TMP/rel"
 cp "$conf" "$MXA_TMP/rel/mxallowd.conf"
-(cd "$MXA_TMP" && ip netns exec "$NS_SRV" "$MXALLOWD" -s -c rel/mxallowd.conf --state-file none \
+(cd "$MXA_TMP" && ip netns exec "$NS_SRV" "$MXALLOWD" -s -c rel/mxallowd.conf --state-file none --control-socket none \
 	--pidfile "$DAEMON_PIDFILE" >>"$DAEMON_LOG" 2>&1)
 check "detached: the pidfile names a running daemon" wait_for 10 test -s "$DAEMON_PIDFILE"
 DAEMON_PID=$(cat "$DAEMON_PIDFILE")
@@ -223,7 +223,7 @@ DAEMON_PID=
 section "a pidfile that is a symbolic link is refused"
 restart_log
 ln -s "$MXA_TMP/target" "$MXA_TMP/link.pid"
-ip netns exec "$NS_SRV" "$MXALLOWD" -F -s -c "$conf" --pidfile "$MXA_TMP/link.pid" --state-file none \
+ip netns exec "$NS_SRV" "$MXALLOWD" -F -s -c "$conf" --pidfile "$MXA_TMP/link.pid" --state-file none --control-socket none \
 	>>"$DAEMON_LOG" 2>&1 &
 DAEMON_PID=$!
 wait_pid "$DAEMON_PID" 20

@@ -88,7 +88,7 @@ expect_probe timeout 198.51.100.1 "$REAL4" 2
 
 section "a set without timeout support is refused at start"
 in_srv ipset create mx-notimeout hash:ip
-out=$(in_srv timeout 10 "$MXALLOWD" -F -s -b -c "$MXA_TMP/empty.conf" --state-file none --backend pflog \
+out=$(in_srv timeout 10 "$MXALLOWD" -F -s -b -c "$MXA_TMP/empty.conf" --state-file none --control-socket none --backend pflog \
 	-p "nflog:$NFLOG_GROUP" --ipset mx-notimeout -f "$FAKE4" -r "$REAL4" 2>&1)
 st=$?
 check "mxallowd exits with status 1 (got $st)" test "$st" -eq 1
@@ -100,7 +100,7 @@ section "set size follows max-entries"
 # A set smaller than the whitelist would refuse new clients once full ("Hash is full"): refused at
 # start, with the commands that replace it while the rules that use it stay loaded.
 in_srv ipset create mx-small hash:net family inet timeout 3600 maxelem 1000
-out=$(in_srv timeout 10 "$MXALLOWD" -F -s -c "$MXA_TMP/empty.conf" --state-file none --backend pflog \
+out=$(in_srv timeout 10 "$MXALLOWD" -F -s -c "$MXA_TMP/empty.conf" --state-file none --control-socket none --backend pflog \
 	-p "nflog:$NFLOG_GROUP" --ipset mx-small --ipset6 mx-small6 -f "$FAKE4" -r "$REAL4" 2>&1)
 st=$?
 check "a set of 1000 with max-entries 65536: exit status 1 (got $st)" test "$st" -eq 1
@@ -109,7 +109,7 @@ check "and the message carries the fix: $out" \
 fix=$(printf '%s\n' "$out" | sed -n 's/.*by a bigger one: \(ipset create .* destroy mx-small\.new\).*/\1/p')
 check "the fix as printed works" in_srv sh -c "$fix"
 check "the set has maxelem 131072 now (got $(set_maxelem mx-small))" test "$(set_maxelem mx-small)" = 131072
-out=$(in_srv timeout 3 "$MXALLOWD" -F -s -c "$MXA_TMP/empty.conf" --state-file none --backend pflog \
+out=$(in_srv timeout 3 "$MXALLOWD" -F -s -c "$MXA_TMP/empty.conf" --state-file none --control-socket none --backend pflog \
 	-p "nflog:$NFLOG_GROUP" --ipset mx-small --ipset6 mx-small6 -f "$FAKE4" -r "$REAL4" 2>&1)
 check "and mxallowd starts with it" eval 'printf "%s\n" "$out" | grep -q "started .*table=ipset:mx-small,mx-small6"'
 in_srv ipset destroy mx-small
@@ -117,7 +117,7 @@ in_srv ipset destroy mx-small6
 
 # Sets mxallowd creates hold max-entries plus room for the kernel rule's own adds (+25 %, at
 # least +65536).
-in_srv timeout 3 "$MXALLOWD" -F -s -c "$MXA_TMP/empty.conf" --state-file none --backend pflog \
+in_srv timeout 3 "$MXALLOWD" -F -s -c "$MXA_TMP/empty.conf" --state-file none --control-socket none --backend pflog \
 	-p "nflog:$NFLOG_GROUP" \
 	--ipset mx-big --ipset6 mx-big6 --max-entries 1000000 -f "$FAKE4" -r "$REAL4" >/dev/null 2>&1
 big=$(set_maxelem mx-big)

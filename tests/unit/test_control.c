@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "ctlproto.h"
+#include "syncwire.h"
 #include "mx.h"
 
 /* ---------------------------------------------------------------- requests */
@@ -171,6 +172,17 @@ static void test_entry_lines(void **state)
 	assert_int_equal(p.prefix, 64);
 	assert_string_equal(p.origin, "");
 	assert_int_equal(p.last_use, 12);
+
+	/* A peer's entry (shared whitelist) names the peer's node, as log lines do. */
+	e.addr = A("198.51.100.8");
+	e.reason = WL_REASON_PEER;
+	e.used = false;
+	syncwire_origin_from_node(&e.origin, "mx-b");
+	ctl_format_entry(line, sizeof(line), &e, 32, 1000);
+	assert_string_equal(line, "entry addr=198.51.100.8 reason=peer origin=peer:mx-b "
+	                          "expires-in=3581 last-use=-");
+	assert_int_equal(ctl_parse_entry(line, &p), 0);
+	assert_string_equal(p.origin, "peer:mx-b");
 
 	/* A later server may add fields: skipped. Missing or broken ones are errors. */
 	assert_int_equal(ctl_parse_entry("entry addr=198.51.100.7 reason=peer origin=- "

@@ -113,6 +113,15 @@ enum table_util_change {
 typedef int (*table_util_change_fn)(void *ctx, enum table_util_change c,
                                     const struct table_util_entry *e);
 
+/*
+ * The longest timeout the kernel sets hold (ipset, nft: 2^31 ms). An entry
+ * that lives longer (renew-time) is written with this and re-armed by a
+ * resync once the kernel's timeout has run down by TABLE_UTIL_CLAMP_SLACK:
+ * not at every resync, and long before it would lapse.
+ */
+#define TABLE_UTIL_MAX_TIMEOUT 2147483
+#define TABLE_UTIL_CLAMP_SLACK 86400
+
 /**
  * table_util_diff() - walk @have (the kernel's) and @want (the whitelist's),
  * both sorted and unique (table_util_sort_unique()), and call @fn for each
@@ -140,7 +149,10 @@ static inline long table_util_diff(const struct table_util_entry *have, size_t n
 		} else {
 			uint32_t a = have[i].timeout, b = want[j].timeout;
 
-			if (slack != UINT32_MAX && (a > b ? a - b : b - a) > slack)
+			if (slack == UINT32_MAX)
+				; /* pf: no timeouts */
+			else if (b >= TABLE_UTIL_MAX_TIMEOUT ? a + TABLE_UTIL_CLAMP_SLACK < b
+			                                     : (a > b ? a - b : b - a) > slack)
 				what = TABLE_UTIL_RETIME, e = &want[j];
 			i++, j++;
 		}

@@ -167,14 +167,23 @@ static void ask_resolve(struct mx *mx, const mxa_addr *client, const mxa_addr *k
 static void fake_hit(struct mx *mx, const mxa_addr *src, const mxa_addr *dst, mxa_time now)
 {
 	struct wl_entry old, e = {0};
-	bool again;
+	bool existed, again;
 
 	mx->stats.fake_hits++;
 	key_of(mx, &e.addr, src);
-	again = whitelist_lookup(mx->wl, &e.addr, now, &old) && old.reason == WL_REASON_FAKE_MX;
+	existed = whitelist_lookup(mx->wl, &e.addr, now, &old);
+	again = existed && old.reason == WL_REASON_FAKE_MX;
 	e.origin = *dst;
 	e.deadline = now + mx->p.whitelist_time;
 	e.reason = WL_REASON_FAKE_MX;
+	/* A fake-MX hit never shortens an entry (one renewed on use, a manual one with its
+	 * ttl, a peer's), and a manual entry stays the administrator's. */
+	if (existed && old.deadline > e.deadline)
+		e.deadline = old.deadline;
+	if (existed && old.reason == WL_REASON_MANUAL) {
+		e.reason = WL_REASON_MANUAL;
+		e.origin = old.origin;
+	}
 	e.rdns_done = again && old.rdns_done;
 	if (put(mx, &e, again, NULL, now) < 0)
 		return;
@@ -204,7 +213,9 @@ static bool renew_on_use(struct mx *mx, const mxa_addr *key, mxa_time now)
 	/* Looked up twice: the second lookup finds the cache lines the first one fetched. */
 	if (!whitelist_lookup(mx->wl, key, now, &before))
 		return false;
-	moved = whitelist_use(mx->wl, key, now, r ? now + r : 0, &e);
+	/* A manual entry keeps the lifetime the administrator gave it: its use is recorded only. */
+	moved = whitelist_use(mx->wl, key, now, r && before.reason != WL_REASON_MANUAL ? now + r : 0,
+	                      &e);
 	if (moved > 0 && (!before.used || moved >= step) && mx->sink.added)
 		mx->sink.added(mx->sink.ctx, &e, true, NULL, now);
 	return true;
@@ -433,7 +444,7 @@ static void hold_out(void *ctx, const struct pending_packet *p)
 	if (h->v == MX_ALLOW) {
 		mx->stats.accepted++;
 		mx->stats.hold_accepted++;
-		whitelist_touch(mx->wl, &p->key, h->now);
+		renew_on_use(mx, &p->key, h->now); /* an accepted connection like any other */
 	} else {
 		mx->stats.dropped++;
 		if (h->why == MX_HOLD_EXPIRED)

@@ -37,16 +37,33 @@ static uint8_t *base; /* a valid file of BASE_ENTRIES entries */
 static size_t base_len;
 #define BASE_ENTRIES 3
 
+/* The files of the last input and the folder, at the end of a run. */
+static void remove_dir(void)
+{
+	char p[128];
+
+	unlink(path);
+	snprintf(p, sizeof(p), "%s.corrupt", path);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s.tmp", path);
+	unlink(p);
+	rmdir(dir);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	char err[CONFIG_ERRLEN];
 
 	(void)argc;
 	(void)argv;
+	/* A file system in memory when there is one: a file is written and renamed per input. */
 	snprintf(dir, sizeof(dir), "%s/mxa-fuzz-state.XXXXXX",
-	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	         getenv("TMPDIR")                ? getenv("TMPDIR")
+	         : access("/dev/shm", W_OK) == 0 ? "/dev/shm"
+	                                         : "/tmp");
 	if (!mkdtemp(dir))
 		abort();
+	atexit(remove_dir);
 	snprintf(path, sizeof(path), "%s/whitelist.state", dir);
 	config_init(&cfg);
 	if (config_set(&cfg, "state-file", path, "fuzz", err, sizeof(err)) < 0 ||
@@ -179,6 +196,7 @@ static void load(const uint8_t *data, size_t size)
 	                      .v6_prefix = 64};
 	char err[CONFIG_ERRLEN];
 	struct state *s = NULL;
+	struct state_stats st;
 	struct mx *mx;
 	FILE *f = fopen(path, "wb");
 
@@ -191,6 +209,11 @@ static void load(const uint8_t *data, size_t size)
 	if (state_new(&cfg, &s, err, sizeof(err)) < 0 || !s)
 		abort();
 	state_load(s, &cfg, 1000);
+	state_stats(s, 1000, &st);
+	if (st.loaded == 0) {
+		state_free(s);
+		return; /* nothing to put back */
+	}
 	mx = mx_new(&p, cfg.max_entries, key, NULL, state_epoch(s, 1000));
 	if (!mx)
 		abort();

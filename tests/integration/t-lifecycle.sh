@@ -16,7 +16,7 @@
 mail_host_setup
 
 section "mxallowd with -t 5"
-start_daemon -t 5 -f "$FAKE4" -f "$FAKE6" -r "$REAL4" -r "$REAL6"
+start_daemon -t 5 --renew-time 0 -f "$FAKE4" -f "$FAKE6" -r "$REAL4" -r "$REAL6"
 check "started line says whitelist-time=5" log_has ': started .* whitelist-time=5 '
 check "pidfile $DAEMON_PIDFILE holds the daemon's pid ($DAEMON_PID)" \
 	wait_for 5 grep -qx "$DAEMON_PID" "$DAEMON_PIDFILE"

@@ -15,9 +15,9 @@ need_cmds ipset
 net_setup
 dns_setup
 sink_setup
-table_rules_setup
+table_rules_setup --no-renew # the daemon runs with --renew-time 0
 
-TABLE_ARGS=(--backend pflog -p "nflog:$NFLOG_GROUP" -f "$FAKE4" -f "$FAKE6" -r "$REAL4" -r "$REAL6")
+TABLE_ARGS=(--renew-time 0 --backend pflog -p "nflog:$NFLOG_GROUP" -f "$FAKE4" -f "$FAKE6" -r "$REAL4" -r "$REAL6")
 
 section "1. expiry while the daemon runs (-t 4)"
 start_daemon "${TABLE_ARGS[@]}" -b -t 4

@@ -666,6 +666,45 @@ static void test_renew_never_shortens(void **state)
 	assert_int_equal(live_entry(mx, "198.51.100.1", 4599).deadline, 4659);
 }
 
+/* A fake-MX hit of a sender renewed on use does not cut it back to whitelist-time. */
+static void test_fake_hit_never_shortens(void **state)
+{
+	struct fixture *f = *state;
+	struct mx *mx;
+
+	f->p.whitelist_time = 60;
+	f->p.renew_time = 600;
+	mx = make(f, 100);
+	syn(mx, "198.51.100.1", "192.0.2.10", 1000);
+	assert_int_equal(syn(mx, "198.51.100.1", "192.0.2.20", 1001), MX_ALLOW);
+	assert_int_equal(live_entry(mx, "198.51.100.1", 1001).deadline, 1601);
+	syn(mx, "198.51.100.1", "192.0.2.10", 1100);
+	assert_int_equal(live_entry(mx, "198.51.100.1", 1100).deadline, 1601);
+	assert_int_equal(live_entry(mx, "198.51.100.1", 1100).reason, WL_REASON_FAKE_MX);
+}
+
+/* A manual entry keeps the administrator's ttl: not renewed on use, not taken over by a
+ * fake-MX hit. */
+static void test_manual_entry_keeps_its_ttl(void **state)
+{
+	struct fixture *f = *state;
+	struct mx *mx;
+	mxa_addr a = ip("198.51.100.1");
+	struct wl_entry prev;
+
+	f->p.whitelist_time = 60;
+	f->p.renew_time = 600;
+	mx = make(f, 100);
+	assert_true(mx_manual_add(mx, &a, -1, 120, 1000, &prev) >= 0);
+	assert_int_equal(syn(mx, "198.51.100.1", "192.0.2.20", 1001), MX_ALLOW);
+	assert_int_equal(live_entry(mx, "198.51.100.1", 1001).deadline, 1120);
+	assert_true(live_entry(mx, "198.51.100.1", 1001).used);
+	syn(mx, "198.51.100.1", "192.0.2.10", 1002);
+	assert_int_equal(live_entry(mx, "198.51.100.1", 1002).deadline, 1120);
+	assert_int_equal(live_entry(mx, "198.51.100.1", 1002).reason, WL_REASON_MANUAL);
+	assert_int_equal(syn(mx, "198.51.100.1", "192.0.2.20", 1120), MX_DROP);
+}
+
 /* Siblings and the other reasons are renewed alike; their reason stays. */
 static void test_renew_on_use_sibling(void **state)
 {
@@ -1197,6 +1236,8 @@ int main(void)
 	    T(test_hold_bound_and_no_check),
 	    T(test_hold_only_when_a_check_could_help),
 	    T(test_hold_for_peers),
+	    T(test_fake_hit_never_shortens),
+	    T(test_manual_entry_keeps_its_ttl),
 	    T(test_hold_released_by_any_source),
 	    T(test_hold_flush_and_shrink),
 	    T(test_trust_domain),

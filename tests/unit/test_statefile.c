@@ -280,7 +280,7 @@ static void test_truncation_keeps_whole_blocks(void **state)
 	(void)state;
 	assert_non_null(g);
 	first_end = STATEFILE_HEADER_SIZE + 12 + STATEFILE_BLOCK_RECORDS * STATEFILE_RECORD_SIZE;
-	for (size_t len = 0; len < b.len; len += len < 64 || b.len - len < 300 ? 1 : 251) {
+	for (size_t len = 0; len < b.len; len += len < 64 || b.len - len < 80 ? 1 : 997) {
 		g->n = 0;
 		assert_int_equal(statefile_decode(b.p, len, collect, g, &res), -EBADMSG);
 		assert_int_equal(g->n, len >= b.len - STATEFILE_END_SIZE ? n

@@ -111,6 +111,19 @@ static void test_diff(void **state)
 	memset(&s, 0, sizeof(s));
 	assert_int_equal(table_util_diff(have, 4, NULL, 0, 5, record, &s), 4);
 	assert_int_equal(table_util_diff(have, 4, have, 4, 5, record, &s), 0);
+	/* A timeout clamped to the kernel's ceiling (an entry renewed for longer) is re-armed
+	 * only once the kernel's has run down by a day, not at every resync. */
+	{
+		struct table_util_entry k1[] = {ent("192.0.2.9", 32, TABLE_UTIL_MAX_TIMEOUT - 300)};
+		struct table_util_entry k2[] = {
+		    ent("192.0.2.9", 32, TABLE_UTIL_MAX_TIMEOUT - TABLE_UTIL_CLAMP_SLACK - 1)};
+		struct table_util_entry w[] = {ent("192.0.2.9", 32, TABLE_UTIL_MAX_TIMEOUT)};
+
+		memset(&s, 0, sizeof(s));
+		assert_int_equal(table_util_diff(k1, 1, w, 1, 5, record, &s), 0);
+		assert_int_equal(table_util_diff(k2, 1, w, 1, 5, record, &s), 1);
+		assert_non_null(strstr(s.log, "retime 192.0.2.9/32"));
+	}
 	/* The callback's failure stops the walk and is returned. */
 	memset(&s, 0, sizeof(s));
 	s.fail_at = 2;

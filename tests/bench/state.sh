@@ -1,0 +1,98 @@
+# shellcheck shell=bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# The state file, sourced by tests/bench/run (sudo ./tests/bench/run state; not in the default
+# list). Figures in docs/BENCHMARKS.md, section "State file".
+#
+#  (a) bench-state, in one process pinned to CONS_CPU, with the daemon's own code: save and load
+#      times at 1e3 ... 1e6 entries, how long fork() holds the caller, and the longest time
+#      between two mx_syn() verdicts while a background save runs, against the same loop
+#      without a save.                                                      -> $OUT/state.csv
+#  (b) the daemon through NFQUEUE with 1.13e6 entries (1e6 IPv6 and 130560 IPv4 fake-MX
+#      clients): a steady flood of SYNs to the real MX from the whitelisted IPv4 clients, while
+#      the daemon saves its state file back to back (save-interval 1; the accepted SYNs change
+#      the whitelist every second). A REJECT rule after the verdict answers each accepted SYN
+#      with a RST, which tcpdump timestamps (kernel time) on the client side: the longest gap
+#      between two RSTs bounds the longest pause between two verdicts. The baseline is the same
+#      flood with save-interval 86400 (no save), on the same daemon.  -> $OUT/state-pause.csv
+#
+# Needs tcpdump. The state files go to $TMP/state (the file system is printed).
+
+STATE_RATE=${STATE_RATE:-30000}
+STATE_SECONDS=${STATE_SECONDS:-10}
+STATE_FILL6=${STATE_FILL6:-1000000}
+
+section "state file (a): save and load at 1e3 ... 1e6 entries (bench-state on CPU $CONS_CPU)"
+mkdir -p "$TMP/state"
+say "  state files on $(stat -f -c %T "$TMP/state") ($TMP/state)"
+taskset -c "$CONS_CPU" "$BUILD_DIR/tests/bench/bench-state" "$TMP/state" 1000000 |
+	tee "$OUT/state.csv" | column -t -s, >&2
+
+section "state file (b): pauses between verdicts during saves (NFQUEUE, $STATE_RATE SYN/s)"
+command -v tcpdump >/dev/null || die "tcpdump is missing (apt-get install tcpdump)"
+need_net
+conf="$TMP/state.conf"
+printf 'save-interval 86400\n' >"$conf"
+# Accepted SYNs from the flood sources get a RST; the rule comes before the bench's DROP.
+in_srv iptables -I INPUT 1 -p tcp --dport 25 -d "$REAL4" -s "$SRC4_PREFIX" \
+	-j REJECT --reject-with tcp-reset
+CONS_LOG="$TMP/consumer-state.log"
+ip netns exec "$NS_SRV" taskset -c "$CONS_CPU" "$MXALLOWD" -F -s -q -b -c "$conf" \
+	-n "$QNUM" -f "$FAKE4" -r "$REAL4" -f "$FAKE6" -r "$REAL6" --max-entries 1200000 \
+	--queue-maxlen 4096 --state-file "$TMP/state/whitelist.state" >"$CONS_LOG" 2>&1 &
+CONS_PID=$!
+wait_for 5 queue_bound || die "mxallowd did not start: $(tail -n3 "$CONS_LOG")"
+synflood -d "$FAKE6" -p "$SRC6_PREFIX" -o 1 -n "$STATE_FILL6" -r 100000 >/dev/null
+synflood -d "$FAKE4" -p "$SRC4_PREFIX" -o 0 -n "$SRC4_SPAN" -r 100000 >/dev/null
+wait_for 10 queue_empty
+s=$(daemon_stats)
+entries=$(stat_field entries "$s")
+say "  the daemon holds $entries entries"
+
+# rst_gaps PCAP: "rsts max_gap_ms p999_gap_ms gaps_over_1ms gaps_over_5ms" from kernel timestamps.
+rst_gaps() {
+	tcpdump -r "$1" -n -tt 2>/dev/null | awk '{ t = $1 + 0; if (n++) print (t - p) * 1e3; p = t }' |
+		sort -g | awk '{ g[NR] = $1; if ($1 > 1) o1++; if ($1 > 5) o5++ }
+			END { i = int(NR * 0.999); if (i < 1) i = 1
+				printf "%d %.3f %.3f %d %d\n", NR + 1, g[NR], g[i], o1, o5 }'
+}
+
+# pause_window MODE: the flood for STATE_SECONDS, RSTs captured; one CSV row.
+pause_window() {
+	local mode=$1 pcap="$TMP/state-$1.pcap" err="$TMP/tcpdump-$1.err" tp s0 s1 out sent
+	in_cli tcpdump -i vcli -n -B 65536 -s 64 -w "$pcap" \
+		"tcp[tcpflags] & tcp-rst != 0 and src host $REAL4" 2>"$err" &
+	tp=$!
+	wait_for 5 grep -q 'listening on' "$err" || die "tcpdump did not start: $(cat "$err")"
+	s0=$(daemon_stats)
+	out=$(synflood -d "$REAL4" -p "$SRC4_PREFIX" -k "$SRC4_SPAN" -R -b 1 \
+		-n $((STATE_RATE * STATE_SECONDS)) -r "$STATE_RATE" -s 7)
+	wait_for 5 queue_empty
+	sleep 0.3
+	kill -INT "$tp"
+	wait "$tp" 2>/dev/null || true
+	s1=$(daemon_stats)
+	sent=$(sed -n 's/sent=\([0-9]*\).*/\1/p' <<<"$out")
+	read -r rsts max p999 o1 o5 <<<"$(rst_gaps "$pcap")"
+	line="$mode,$entries,$STATE_SECONDS,$sent,$rsts"
+	line="$line,$(($(stat_field state-saves "$s1") - $(stat_field state-saves "$s0")))"
+	line="$line,$(stat_field state-save-errors "$s1"),$(stat_field state-fork-usec "$s1")"
+	line="$line,$max,$p999,$o1,$o5,$(sed -n 's/^\([0-9]*\) packets* dropped by kernel.*/\1/p' "$err")"
+	echo "$line" >>"$OUT/state-pause.csv"
+	say "  $line"
+}
+
+echo "mode,entries,seconds,syns_sent,rsts,saves,save_errors,fork_usec_last,max_gap_ms,p999_gap_ms,gaps_over_1ms,gaps_over_5ms,capture_dropped" \
+	>"$OUT/state-pause.csv"
+pause_window no-save
+printf 'save-interval 1\n' >"$conf"
+kill -HUP "$CONS_PID"
+n0=$(stat_field state-saves "$(daemon_stats)")
+# The first save of the whole whitelist, then measure while they follow each other.
+wait_for 60 eval '[ "$(stat_field state-saves "$(daemon_stats)")" -gt "$n0" ]' ||
+	die "no save within 60 s: $(tail -n3 "$CONS_LOG")"
+pause_window saving
+ls -l "$TMP/state" >&2
+stop_consumer
+in_srv iptables -D INPUT -p tcp --dport 25 -d "$REAL4" -s "$SRC4_PREFIX" \
+	-j REJECT --reject-with tcp-reset

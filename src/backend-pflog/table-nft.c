@@ -670,7 +670,7 @@ static int list_set(struct table_writer *w, int f, struct table_util_vec *have)
 		r = nl_recv(w, 0, true, false, elems_msg_cb, &l);
 	if (r == 0 && l.error)
 		r = l.error;
-	if (r == 0 && w->interval[f])
+	if (r == 0 && w->interval[f] && l.n > 1) /* l.v is NULL when the set is empty */
 		qsort(l.v, l.n, sizeof(*l.v), raw_cmp);
 	for (size_t i = 0; r == 0 && i < l.n; i++) {
 		const struct raw_elem *e = &l.v[i];

@@ -196,7 +196,7 @@ static const struct key keys[] = {
      F(fail_open),
      0,
      0},
-    {{"accept-unparsable", 0, 0, false, false, NULL, "no",
+    {{"accept-unparsable", 0, 0, false, true, NULL, "no",
       "accept queued packets whose addresses cannot be read (default: drop)"},
      KEY_BOOL,
      F(accept_unparsable),

@@ -117,10 +117,17 @@ static void count_end(struct mx *mx, const struct wl_entry *e, enum mx_removal w
 mxa_time mx_expire(struct mx *mx, mxa_time now)
 {
 	struct wl_entry e;
+	size_t n = 0;
 
-	while (whitelist_pop_expired(mx->wl, now, &e))
+	/*
+	 * Bounded work per call: entries past their deadline already count as absent in
+	 * every lookup, so the rest can go at the next packet or tick.
+	 */
+	while (n < MX_EXPIRE_MAX && whitelist_pop_expired(mx->wl, now, &e)) {
 		count_end(mx, &e, MX_REMOVED_EXPIRED);
-	while (whitelist_pop_expired(mx->neg, now, NULL))
+		n++;
+	}
+	for (n = 0; n < MX_EXPIRE_MAX && whitelist_pop_expired(mx->neg, now, NULL); n++)
 		;
 	return whitelist_next_deadline(mx->wl);
 }
@@ -214,8 +221,8 @@ static bool renew_on_use(struct mx *mx, const mxa_addr *key, mxa_time now)
 	if (!whitelist_lookup(mx->wl, key, now, &before))
 		return false;
 	/* A manual entry keeps the lifetime the administrator gave it: its use is recorded only. */
-	moved = whitelist_use(mx->wl, key, now, r && before.reason != WL_REASON_MANUAL ? now + r : 0,
-	                      &e);
+	moved = whitelist_use(mx->wl, key, now,
+	                      r && before.reason != WL_REASON_MANUAL ? now + r : 0, &e);
 	if (moved > 0 && (!before.used || moved >= step) && mx->sink.added)
 		mx->sink.added(mx->sink.ctx, &e, true, NULL, now);
 	return true;

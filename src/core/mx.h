@@ -214,7 +214,12 @@ size_t mx_resolved(struct mx *mx, const mxa_addr *client, const char *name, cons
  */
 void mx_rdns_failed(struct mx *mx, const mxa_addr *client, enum mx_rdns_failure why, mxa_time now);
 
-/* Removes expired entries. Returns the next deadline, or -1 when empty. */
+/*
+ * Removes expired entries, at most MX_EXPIRE_MAX a call (expired ones count as
+ * absent anyway). Returns the next deadline (<= @now while more are due), or
+ * -1 when empty.
+ */
+#define MX_EXPIRE_MAX 4096
 mxa_time mx_expire(struct mx *mx, mxa_time now);
 
 const struct mx_stats *mx_stats(const struct mx *mx);

@@ -36,6 +36,8 @@
 #define RDNS_MAX_INFLIGHT 256
 
 static const int handled_signals[4] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1};
+/* Held back from the top of main() until the loop handles them: their default action kills. */
+static const int early_signals[2] = {SIGHUP, SIGUSR1};
 
 mxa_time daemon_now(void)
 {
@@ -219,7 +221,11 @@ static void on_queue(evutil_socket_t fd, short what, void *arg)
 		d->exit_status = 1;
 		event_base_loopbreak(d->base);
 	} else if (r < 0) {
-		log_msg(LOG_ERR, "nfqueue: receive failed: %s; exiting", strerror(-r));
+		log_msg(
+		    LOG_ERR,
+		    "nfqueue: %s (the queue socket failed, or the kernel refused a configuration "
+		    "change late); exiting",
+		    strerror(-r));
 		d->exit_status = 1;
 		event_base_loopbreak(d->base);
 	}
@@ -373,8 +379,8 @@ static int setup_loop(struct daemon *d, char *err, size_t errlen)
 	signal(SIGPIPE, SIG_IGN);
 	/* Blocked since the top of main(): what came meanwhile is handled now, not fatal. */
 	sigemptyset(&set);
-	for (size_t i = 0; i < 4; i++)
-		sigaddset(&set, handled_signals[i]);
+	for (size_t i = 0; i < 2; i++)
+		sigaddset(&set, early_signals[i]);
 	sigprocmask(SIG_UNBLOCK, &set, NULL);
 	return 0;
 }
@@ -485,8 +491,8 @@ static void block_signals(void)
 	sigset_t set;
 
 	sigemptyset(&set);
-	for (size_t i = 0; i < 4; i++)
-		sigaddset(&set, handled_signals[i]);
+	for (size_t i = 0; i < 2; i++)
+		sigaddset(&set, early_signals[i]);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 }
 

@@ -5,6 +5,7 @@
  * Restart-only keys keep their running values, with a warning naming them.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -188,14 +189,21 @@ static void apply(struct daemon *d, struct config *c, struct config_servers *s)
 		log_msg(LOG_NOTICE, "reload: allow lists: %zu networks (were %zu)",
 		        netset_count(statics), netset_count(mx_static(d->mx)));
 	mx_set_static(d->mx, statics);
+	/* The kernel queue first: what the hold may use depends on the length it really has. */
+	if (d->q && (c->queue_maxlen != d->cfg.queue_maxlen || c->fail_open != d->cfg.fail_open) &&
+	    nfqueue_configure(d->q, c->queue_maxlen, c->fail_open) < 0) {
+		log_msg(LOG_WARNING,
+		        "reload: the kernel refused queue-maxlen %" PRIu32
+		        " / fail-open %s; the running values stay",
+		        c->queue_maxlen, c->fail_open ? "yes" : "no");
+		c->queue_maxlen = d->cfg.queue_maxlen;
+		c->fail_open = d->cfg.fail_open;
+	}
 	/* The held SYNs stay held (or get their verdict now if hold-max went down). */
 	if (daemon_apply_hold_trust(d, c) < 0)
 		log_msg(LOG_ERR,
 		        "reload: cannot apply the trust keys: out of memory; held SYNs and "
 		        "trusted domains keep the previous values");
-	if (d->q && (c->queue_maxlen != d->cfg.queue_maxlen || c->fail_open != d->cfg.fail_open))
-		if (nfqueue_configure(d->q, c->queue_maxlen, c->fail_open) < 0)
-			log_msg(LOG_WARNING, "reload: cannot change queue-maxlen/fail-open");
 	if (d->rdns)
 		rdns_set_rate(d->rdns, c->rdns_rate);
 	log_set_quiet(c->quiet);

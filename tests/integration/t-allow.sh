@@ -112,24 +112,24 @@ stop_daemon
 
 section "a broken allow list stops the start, naming the place"
 restart_log
-NO_STATE="--state-file none --control-socket none"
+NO_STATE=(--state-file none --control-socket none)
 write_list <<-EOF
 	198.51.100.9
 	mx.example.org
 EOF
-in_srv "$MXALLOWD" -F -s -c "$conf" $NO_STATE --pidfile "$DAEMON_PIDFILE" >>"$DAEMON_LOG" 2>&1
+in_srv "$MXALLOWD" -F -s -c "$conf" "${NO_STATE[@]}" --pidfile "$DAEMON_PIDFILE" >>"$DAEMON_LOG" 2>&1
 rc=$?
 check "exit status 1 (got $rc)" test "$rc" -eq 1
 check "mxallowd: .../providers.allow:2: 'mx.example.org' is not an address or network" \
 	log_has "^mxallowd: $(re "$list"):2: 'mx\.example\.org' is not an address or network \(ADDR or ADDR/BITS\)$"
 rm -f "$list"
-in_srv "$MXALLOWD" -F -s -c "$conf" $NO_STATE --pidfile "$DAEMON_PIDFILE" >>"$DAEMON_LOG" 2>&1
+in_srv "$MXALLOWD" -F -s -c "$conf" "${NO_STATE[@]}" --pidfile "$DAEMON_PIDFILE" >>"$DAEMON_LOG" 2>&1
 rc=$?
 check "a missing allow-file: exit status 1 (got $rc)" test "$rc" -eq 1
 check "mxallowd: .../mxallowd.conf:7: allow-file ...: cannot open: No such file or directory" \
 	log_has "^mxallowd: $(re "$conf"):7: allow-file $(re "$list"): cannot open: No such file or directory$"
 in_srv "$MXALLOWD" -F -s -c "$MXA_TMP/empty.conf" -f "$FAKE4" -r "$REAL4" --allow 0.0.0.0/0 \
-	$NO_STATE --pidfile "$DAEMON_PIDFILE" >>"$DAEMON_LOG" 2>&1
+	"${NO_STATE[@]}" --pidfile "$DAEMON_PIDFILE" >>"$DAEMON_LOG" 2>&1
 rc=$?
 check "--allow 0.0.0.0/0: exit status 1 (got $rc)" test "$rc" -eq 1
 check "mxallowd: command line: allow: '0.0.0.0/0': a /0 would let every IPv4 client in" \

@@ -12,6 +12,9 @@
 #   - bounded: with 8 connections open and silent, the next scrape waits; the silent ones are
 #     closed after the 10 s deadline and the scrape is answered; IPv6 [ADDR]:PORT works;
 #     an address that is not local stops the start with the reason.
+# The helpers below are called through check, eval and wait_for:
+# shellcheck disable=SC2317
+
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 

@@ -666,6 +666,42 @@ static void test_renew_never_shortens(void **state)
 	assert_int_equal(live_entry(mx, "198.51.100.1", 4599).deadline, 4659);
 }
 
+/* Expiry does bounded work per call; what is left is absent for lookups all the same. */
+static void test_expire_is_bounded(void **state)
+{
+	struct fixture *f = *state;
+	struct mx *mx = mx_new(&f->p, MX_EXPIRE_MAX + 1000, key, NULL, 1000);
+	mxa_addr fake = ip("192.0.2.10"), real = ip("192.0.2.20");
+
+	assert_non_null(mx);
+	for (uint32_t i = 0; i < MX_EXPIRE_MAX + 1000; i++) {
+		mxa_addr a;
+		uint8_t v4[4] = {10, (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i};
+
+		addr_from_v4(&a, v4);
+		mx_syn(mx, &a, &fake, 1000);
+	}
+	assert_int_equal(whitelist_size(mx_whitelist(mx)), MX_EXPIRE_MAX + 1000);
+	/* all due at once: one call removes MX_EXPIRE_MAX and says more are due */
+	assert_true(mx_expire(mx, 1000 + f->p.whitelist_time) <= 1000 + f->p.whitelist_time);
+	assert_int_equal(whitelist_size(mx_whitelist(mx)), 1000);
+	/* the ones left are not let in */
+	{
+		mxa_addr last;
+		uint8_t v4[4] = {10, 0, (uint8_t)((MX_EXPIRE_MAX + 999) >> 8),
+		                 (uint8_t)(MX_EXPIRE_MAX + 999)};
+
+		addr_from_v4(&last, v4);
+		assert_false(
+		    whitelist_lookup(mx_whitelist(mx), &last, 1000 + f->p.whitelist_time, NULL));
+		assert_int_equal(mx_syn(mx, &last, &real, 1000 + f->p.whitelist_time), MX_DROP);
+	}
+	assert_int_equal(mx_expire(mx, 1000 + f->p.whitelist_time), -1);
+	assert_int_equal(whitelist_size(mx_whitelist(mx)), 0);
+	assert_int_equal(mx_stats(mx)->expired, MX_EXPIRE_MAX + 1000);
+	mx_free(mx);
+}
+
 /* A fake-MX hit of a sender renewed on use does not cut it back to whitelist-time. */
 static void test_fake_hit_never_shortens(void **state)
 {
@@ -1237,6 +1273,7 @@ int main(void)
 	    T(test_hold_only_when_a_check_could_help),
 	    T(test_hold_for_peers),
 	    T(test_fake_hit_never_shortens),
+	    T(test_expire_is_bounded),
 	    T(test_manual_entry_keeps_its_ttl),
 	    T(test_hold_released_by_any_source),
 	    T(test_hold_flush_and_shrink),

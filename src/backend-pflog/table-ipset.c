@@ -38,6 +38,14 @@ struct table_op {
 	bool add;
 };
 
+/* Why a set that exists cannot take mxallowd's entries (found by a resync). */
+enum unusable {
+	USABLE,
+	NO_TIMEOUT,   /* created without `timeout`: every add is refused */
+	WRONG_FAMILY, /* inet where inet6 is needed, or the reverse */
+	TOO_SMALL,    /* maxelem below max-entries: refuses clients once full */
+};
+
 /* What a list of one set gave: its header and, unless header-only, its members. */
 struct listing {
 	bool active;
@@ -46,6 +54,7 @@ struct listing {
 	bool overlong; /* the current line did not fit: skipped */
 	uint32_t maxelem;
 	uint8_t family;
+	bool timeout; /* the set takes entries with a timeout */
 	char line[512];
 	size_t len;
 	struct table_util_vec *members; /* NULL: header only */
@@ -65,6 +74,7 @@ struct table_writer {
 	size_t n_ops;
 	size_t cap_ops;
 	struct listing list;
+	enum unusable said[2]; /* per set (IPv4, IPv6): the reason a resync last reported */
 	struct table_stats stats;
 	char describe[2 * IPSET_MAXNAMELEN + 16];
 	char report[512];
@@ -96,6 +106,7 @@ static void list_line(struct listing *l, const char *line)
 			l->maxelem = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
 		}
 		l->family = strstr(line, "family inet6") ? NFPROTO_IPV6 : NFPROTO_IPV4;
+		l->timeout = strstr(line, " timeout ") != NULL;
 		return;
 	}
 	if (strcmp(line, "Members:") == 0) {
@@ -258,7 +269,7 @@ static int set_ensure(struct table_writer *t, const char *name, uint8_t family, 
 		if (ipset_data_family(d) != family) {
 			snprintf(err, errlen, "ipset: set %s exists with family %s, expected %s",
 			         name, family_name(ipset_data_family(d)), family_name(family));
-			return -EINVAL;
+			return -EAFNOSUPPORT;
 		}
 		report_reset(t);
 		return 0;
@@ -585,6 +596,55 @@ static int resync_change(void *ctx, enum table_util_change c, const struct table
 	return ipsetw_add(rs->t, &e->addr, e->timeout);
 }
 
+/*
+ * Set @i (0: IPv4, 1: IPv6) cannot take the entries, for reason @why: the
+ * reason and the commands that replace the set while the rules that use it
+ * stay loaded, the first time; a one-line reminder while it stays so. The
+ * caller retries (pflog_resync_due() backs off). Returns -EINVAL.
+ */
+static int unusable(struct table_writer *t, int i, enum unusable why, char *err, size_t errlen)
+{
+	const char *name = i ? t->set6 : t->set4;
+	const char *fam = family_name(i ? NFPROTO_IPV6 : NFPROTO_IPV4);
+	char reason[160];
+
+	switch (why) {
+	case NO_TIMEOUT:
+		snprintf(reason, sizeof(reason),
+		         "it has no timeout support, so it refuses every entry mxallowd adds");
+		break;
+	case WRONG_FAMILY:
+		snprintf(reason, sizeof(reason), "it is not of family %s", fam);
+		break;
+	default:
+		snprintf(reason, sizeof(reason),
+		         "it holds at most %u entries (maxelem), fewer than max-entries %u",
+		         (unsigned)t->list.maxelem, (unsigned)t->max_entries);
+		break;
+	}
+	if (t->said[i] == why) {
+		snprintf(err, errlen, "ipset: set %s still cannot be used: %s; retrying", name,
+		         reason);
+		return -EINVAL;
+	}
+	t->said[i] = why;
+	if (why == WRONG_FAMILY)
+		snprintf(err, errlen,
+		         "ipset: set %s cannot be used: %s; mxallowd retries until it is replaced: "
+		         "remove the rules that use it, ipset destroy %s, then ipset create %s %s "
+		         "family %s timeout %u maxelem %u",
+		         name, reason, name, name, SET_TYPE, fam, (unsigned)t->timeout,
+		         (unsigned)t->maxelem);
+	else
+		snprintf(err, errlen,
+		         "ipset: set %s cannot be used: %s; mxallowd retries until it is replaced: "
+		         "ipset create %s.new %s family %s timeout %u maxelem %u && ipset swap "
+		         "%s.new %s && ipset destroy %s.new",
+		         name, reason, name, SET_TYPE, fam, (unsigned)t->timeout,
+		         (unsigned)t->maxelem, name, name, name);
+	return -EINVAL;
+}
+
 static int ipsetw_resync(struct table_writer *t, table_entries_fn entries, void *ctx, char *err,
                          size_t errlen)
 {
@@ -600,11 +660,20 @@ static int ipsetw_resync(struct table_writer *t, table_entries_fn entries, void 
 
 		/* A set destroyed behind our back (rules removed, then the set) comes back. */
 		r = set_ensure(t, name, families[i], &created, err, errlen);
+		if (r == -EAFNOSUPPORT)
+			r = unusable(t, i, WRONG_FAMILY, err, errlen);
 		if (r == 0 && list_set(t, name, &have) < 0) {
 			snprintf(err, errlen, "ipset: resync: cannot list set %s: %s", name,
 			         report(t));
 			r = -EIO;
 		}
+		/* Swapped for another set since the start (ipset swap): check it again. */
+		if (r == 0 && !t->list.timeout)
+			r = unusable(t, i, NO_TIMEOUT, err, errlen);
+		else if (r == 0 && t->list.maxelem && t->list.maxelem < t->max_entries)
+			r = unusable(t, i, TOO_SMALL, err, errlen);
+		else if (r == 0)
+			t->said[i] = USABLE;
 	}
 	if (r == 0) {
 		r = entries(ctx, resync_put, &rs);

@@ -139,6 +139,17 @@ static bool range_end(uint8_t *k, size_t len, unsigned prefix)
 
 /* ---- netlink ---- */
 
+/*
+ * Starts a request in @buf (@len bytes), zeroed first: libmnl leaves the
+ * padding after an attribute as it finds it, and a request must not carry
+ * stale stack bytes to the kernel.
+ */
+static struct nlmsghdr *request(char *buf, size_t len, uint16_t type, uint16_t flags, uint32_t seq)
+{
+	memset(buf, 0, len);
+	return nftnl_nlmsg_build_hdr(buf, type, NFPROTO_INET, flags, seq);
+}
+
 /* Sends @len bytes at @buf. 0 or -errno. */
 static int nl_send(struct table_writer *w, const void *buf, size_t len)
 {
@@ -430,8 +441,7 @@ static int set_info_cb(const struct nlmsghdr *nlh, void *data)
 static int table_exists(struct table_writer *w)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh =
-	    nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, NFPROTO_INET, 0, w->seq++);
+	struct nlmsghdr *nlh = request(buf, sizeof(buf), NFT_MSG_GETTABLE, 0, w->seq++);
 
 	mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, w->table);
 	return nl_get(w, nlh, NULL, NULL);
@@ -451,7 +461,7 @@ static int check_set(struct table_writer *w, int f, char *err, size_t errlen)
 		snprintf(err, errlen, "nft: out of memory");
 		return -ENOMEM;
 	}
-	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSET, NFPROTO_INET, 0, w->seq++);
+	nlh = request(buf, sizeof(buf), NFT_MSG_GETSET, 0, w->seq++);
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, w->table);
 	nftnl_set_set_str(s, NFTNL_SET_NAME, set);
 	nftnl_set_nlmsg_build_payload(nlh, s);
@@ -660,7 +670,7 @@ static int list_set(struct table_writer *w, int f, struct table_util_vec *have)
 
 	if (!s)
 		return -ENOMEM;
-	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, NFPROTO_INET, NLM_F_DUMP, w->seq++);
+	nlh = request(buf, sizeof(buf), NFT_MSG_GETSETELEM, NLM_F_DUMP, w->seq++);
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, w->table);
 	nftnl_set_set_str(s, NFTNL_SET_NAME, w->set[f]);
 	nftnl_set_elems_nlmsg_build_payload(nlh, s);
@@ -754,7 +764,7 @@ static struct table_writer *nftw_open(const struct table_params *p, char *err, s
 		return NULL;
 	}
 	w = calloc(1, sizeof(*w));
-	if (!w || !(w->buf = malloc(2 * BATCH_LIMIT))) {
+	if (!w || !(w->buf = calloc(1, 2 * BATCH_LIMIT))) {
 		snprintf(err, errlen, "nft: out of memory");
 		return nftw_close(w, false);
 	}
@@ -860,7 +870,7 @@ static void read_counter(struct table_writer *w)
 	o = nftnl_obj_alloc();
 	if (!o)
 		return;
-	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETOBJ, NFPROTO_INET, 0, w->seq++);
+	nlh = request(buf, sizeof(buf), NFT_MSG_GETOBJ, 0, w->seq++);
 	nftnl_obj_set_str(o, NFTNL_OBJ_TABLE, w->table);
 	nftnl_obj_set_str(o, NFTNL_OBJ_NAME, COUNTER_NAME);
 	nftnl_obj_set_u32(o, NFTNL_OBJ_TYPE, NFT_OBJECT_COUNTER);

@@ -28,6 +28,7 @@
 #include "capture.h"
 #include "control.h"
 #include "redis.h"
+#include "redisurl.h"
 #include "resolve.h"
 #include "sandbox.h"
 #include "sdnotify.h"
@@ -241,7 +242,7 @@ static void on_capture(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	r = pflog_dispatch(d->pf, err, sizeof(err));
 	if (r == -EAGAIN) {
-		log_msg(LOG_ERR, "%s", err);
+		daemon_table_error(d, err); /* rate-limited: this runs at every capture wake-up */
 	} else if (r < 0) {
 		log_msg(LOG_ERR, "pflog: capture failed: %s; exiting", err);
 		d->exit_status = 1;
@@ -403,7 +404,9 @@ static void teardown(struct daemon *d)
 	reload_free(d);
 	d->rdns = rdns_free(d->rdns);
 	/* Every held SYN gets its verdict before the queue closes. */
-	if (d->mx && d->q && mx_hold_flush(d->mx, daemon_now_ms()))
+	if (d->mx && d->q)
+		(void)mx_hold_flush(d->mx, daemon_now_ms());
+	if (d->q) /* also what an earlier release left buffered */
 		(void)nfqueue_flush(d->q);
 	d->q = nfqueue_close(d->q);
 	if (d->table != d->pf) /* hybrid: the kernel keeps accepting known senders */
@@ -474,9 +477,15 @@ static int drop_privileges(struct daemon *d, char *err, size_t errlen)
 	struct sandbox_paths paths = {.config = d->cli.config_path,
 	                              .pidfile = d->cfg.pidfile,
 	                              .state_dir = state_dir(d->state),
-	                              .control_socket = control_path(d)};
+	                              .control_socket = control_path(d),
+	                              .allow_files = &d->cfg.allow_files};
+	struct redis_url ru;
+	char why[128];
 	int r = 0;
 
+	if (d->cfg.redis && redisurl_parse(d->cfg.redis, &ru, why, sizeof(why)) == 0 &&
+	    ru.unix_socket)
+		paths.redis_socket = ru.path;
 	if (d->pf)
 		r = sandbox_lock_capture(pflog_fd(d->pf), err, errlen);
 	if (r == 0 && d->cfg.user)

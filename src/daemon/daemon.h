@@ -28,6 +28,13 @@ struct control;
 struct reload_waiter;
 struct redis;
 
+/* Kernel table error lines (sink.c): the first at once, then one per interval with a count. */
+struct table_errlog {
+	mxa_time at;         /* when the last line was logged */
+	uint64_t suppressed; /* errors since then that got no line */
+	bool logged;         /* a line was logged since the table last worked */
+};
+
 struct daemon {
 	struct cli cli;
 	struct config cfg;
@@ -64,6 +71,8 @@ struct daemon {
 	struct redis *redis;                  /* redis.c: the shared whitelist, NULL for none */
 	struct metrics *metrics;              /* metrics.c: metrics-listen, NULL for none */
 	struct netset *statics; /* allow lists read at start, until the core takes them */
+	struct table_errlog table_commit_errs; /* sink.c: failed table commits */
+	struct table_errlog table_resync_errs; /* sink.c: failed table resyncs */
 };
 
 /**
@@ -89,6 +98,8 @@ void daemon_hold_sync(struct daemon *d);
 /* sink.c */
 void daemon_sink(struct daemon *d, struct mx_sink *out);
 void daemon_table_sync(struct daemon *d);
+/* A failed table commit's line @err, rate-limited (a refusing table fails at every wake-up). */
+void daemon_table_error(struct daemon *d, const char *err);
 /* Table mode: reconcile the kernel table with the whitelist now. */
 void daemon_table_resync(struct daemon *d);
 /* rDNS results, handed to the core. */

@@ -3,32 +3,48 @@
  * OpenBSD: BIOCLOCK on the pflog0 descriptor, then unveil(2) and pledge(2),
  * as spamlogd does after opening pflog0 and dropping privileges.
  *
- * What the running daemon still does, and the promise each needs:
+ * What the running daemon still does, and the promise each needs; the set and
+ * the unveil list follow the configuration (sandbox-plan.c, unit-tested):
  *   stdio  the event loop (kqueue), reading pflog0, logging (sendsyslog(2)),
- *          getentropy(2), time
- *   rpath  SIGHUP reads the config file again, and the fresh resolver of a
- *          reload reads /etc/resolv.conf and /etc/hosts
- *   inet   libevent's evdns (rDNS siblings, the names of a reload) opens its
- *          own UDP/TCP sockets to the name servers; it does not use the libc
- *          resolver, so "dns" is not enough and not needed (getaddrinfo(3)
- *          runs only at start, before this)
+ *          getentropy(2), time; pipe2(2) and waitpid(2) of a state-file save
+ *   rpath  SIGHUP reads the config file and the allow-file lists again (each
+ *          unveiled "r"), the fresh resolver of a reload reads
+ *          /etc/resolv.conf and /etc/hosts; a state-file save opens its
+ *          directory to fsync it
+ *   inet   libevent's evdns (rDNS siblings, the names of a reload, a Redis
+ *          host name) opens its own UDP/TCP sockets to the name servers; it
+ *          does not use the libc resolver, so "dns" is not enough and not
+ *          needed (getaddrinfo(3) runs only at start, before this, or on
+ *          literal addresses); the metrics listener; a Redis TCP connection
  *   bpf    BIOCGSTATS on pflog0: pcap_stats() for the capture-drops counter
  *   pf     the pf table ioctls on the /dev/pf descriptor opened at start.
  *          pledge allows DIOCRSETADDRS and DIOCRCLRADDRS (replace or clear a
  *          table) but not DIOCRADDADDRS/DIOCRDELADDRS: a table writer that
  *          sends those is killed with SIGABRT, so table-pf.c must write the
  *          whole table with DIOCRSETADDRS under this promise set
- *   cpath  only with a pidfile or state directory: the pidfile is removed at
- *          exit (unveil "c"; as an unprivileged user the directory must also
- *          allow it, or the pidfile stays)
- *   wpath  only with a state directory
- *   unix   only with a control socket: accept(2) on it (mxallowctl); and
- *          cpath with unveil "c" on its path, to remove it at exit
- * Not promised otherwise: unix (syslog goes through sendsyslog(2); sd_notify
- * is systemd's), dns, proc/exec (no fork after start), id (the user switch
- * comes before), tmppath, fattr.
+ *   wpath, cpath, flock, proc
+ *          only with a state file: each save fork(2)s a child (state.c: the
+ *          child writes a frozen copy of the whitelist while the loop runs
+ *          on, and lowers its priority with setpriority(2)), which creates
+ *          PATH.tmp, locks it with flock(2) against a second writer,
+ *          writes, renames it over PATH or unlinks it; the directory is
+ *          unveiled "rwc". The save at exit does the same without fork
+ *   cpath  also with a pidfile or a control socket: each is removed at exit
+ *          (unveil "c" on its path; as an unprivileged user the directory
+ *          must also allow it, or the file stays)
+ *   unix   with a control socket: accept(2) on it (mxallowctl); with a Redis
+ *          unix:PATH URL: connect(2) to it at start and at each reconnect
+ *          (unveil "rw": connect needs "w")
+ * Not promised: dns, exec (nothing is executed), id (the user switch comes
+ * before), tmppath, fattr, sendfd/recvfd. Syslog goes through sendsyslog(2),
+ * not a UNIX socket.
+ * Paths are unveiled once, here: an allow-file added by a later reload is
+ * not visible (its read fails and the reload reports it); adding one needs a
+ * restart. A path whose directory does not exist yet is left out (ENOENT):
+ * it stays as invisible as it is now.
  */
 #include "sandbox.h"
+#include "sandbox-plan.h"
 
 #include <sys/types.h>
 #include <sys/ioctl.h>
@@ -53,43 +69,36 @@ int sandbox_lock_capture(int fd, char *err, size_t errlen)
 	return 0;
 }
 
-static int reveal(const char *path, const char *perm, char *err, size_t errlen)
-{
-	int e;
-
-	if (!path || unveil(path, perm) == 0)
-		return 0;
-	e = errno;
-	snprintf(err, errlen, "unveil %s \"%s\": %s", path, perm, strerror(e));
-	return -e;
-}
-
 int sandbox_restrict(const struct sandbox_paths *p, char *err, size_t errlen)
 {
-	char promises[64];
-	int r, e;
+	struct sandbox_plan plan;
+	int r = 0, e;
 
-	if ((r = reveal(p->config, "r", err, errlen)) < 0 ||
-	    (r = reveal(p->pidfile, "c", err, errlen)) < 0 ||
-	    (r = reveal(p->state_dir, "rwc", err, errlen)) < 0 ||
-	    (r = reveal(p->control_socket, "c", err, errlen)) < 0 ||
-	    (r = reveal("/etc/resolv.conf", "r", err, errlen)) < 0 ||
-	    (r = reveal("/etc/hosts", "r", err, errlen)) < 0)
-		return r;
-	if (unveil(NULL, NULL) < 0) {
+	if (sandbox_plan_build(p, &plan) < 0) {
+		snprintf(err, errlen, "sandbox: out of memory");
+		return -ENOMEM;
+	}
+	for (size_t i = 0; r == 0 && i < plan.n_unveil; i++) {
+		const struct sandbox_unveil *u = &plan.unveil[i];
+
+		if (unveil(u->path, u->perm) == 0 || errno == ENOENT)
+			continue;
+		e = errno;
+		snprintf(err, errlen, "unveil %s \"%s\": %s", u->path, u->perm, strerror(e));
+		r = -e;
+	}
+	if (r == 0 && unveil(NULL, NULL) < 0) {
 		e = errno;
 		snprintf(err, errlen, "unveil: cannot lock: %s", strerror(e));
-		return -e;
+		r = -e;
 	}
-	snprintf(promises, sizeof(promises), "stdio rpath inet bpf pf%s%s%s",
-	         p->pidfile || p->state_dir || p->control_socket ? " cpath" : "",
-	         p->state_dir ? " wpath" : "", p->control_socket ? " unix" : "");
-	if (pledge(promises, NULL) < 0) {
+	if (r == 0 && pledge(plan.promises, NULL) < 0) {
 		e = errno;
-		snprintf(err, errlen, "pledge \"%s\": %s", promises, strerror(e));
-		return -e;
+		snprintf(err, errlen, "pledge \"%s\": %s", plan.promises, strerror(e));
+		r = -e;
 	}
-	return 0;
+	sandbox_plan_clear(&plan);
+	return r;
 }
 
 bool sandbox_pledges_pf(void)

@@ -14,12 +14,20 @@
  * Each function returns 0, or a negative errno with one line in @err.
  */
 
-/* What the running daemon still needs from the file system (NULL: nothing). */
+struct config_list;
+
+/*
+ * What the running daemon still needs from the file system (NULL: nothing).
+ * sandbox_plan_build() (sandbox-plan.h) turns it into OpenBSD's unveil list
+ * and promise set.
+ */
 struct sandbox_paths {
-	const char *config;         /* read again on SIGHUP */
-	const char *pidfile;        /* removed at exit */
-	const char *state_dir;      /* read, written, created in */
+	const char *config;    /* read again on SIGHUP */
+	const char *pidfile;   /* removed at exit */
+	const char *state_dir; /* state-file saves: a forked child writes, locks, renames in it */
 	const char *control_socket; /* listening UNIX socket: accepted on, removed at exit */
+	const struct config_list *allow_files; /* allow-file: read again on SIGHUP */
+	const char *redis_socket;              /* redis unix:PATH: connected to (reconnects) */
 };
 
 /**

@@ -261,12 +261,43 @@ void daemon_sink(struct daemon *d, struct mx_sink *out)
 }
 
 /* Table mode: sends the table changes the core asked for outside a capture dispatch. */
+/*
+ * A table that refuses changes (a set swapped for one without timeout
+ * support, a full set) fails at every commit, and commits follow each
+ * capture wake-up: one line at once, then at most one per interval, saying
+ * how many were not logged. Resyncs back off (1 s, 2 s, 4 s ...) and have a
+ * limit of their own, so that their line, which names the fix, is not
+ * crowded out by the commits' lines.
+ */
+#define TABLE_ERROR_INTERVAL 60 /* seconds */
+
+static void table_error(struct table_errlog *l, const char *err)
+{
+	mxa_time now = daemon_now();
+
+	if (l->logged && now - l->at < TABLE_ERROR_INTERVAL) {
+		l->suppressed++;
+		return;
+	}
+	if (l->suppressed)
+		log_msg(LOG_ERR, "%s (%" PRIu64 " more in the last %" PRId64 " s not logged)", err,
+		        l->suppressed, (int64_t)(now - l->at));
+	else
+		log_msg(LOG_ERR, "%s", err);
+	*l = (struct table_errlog){.at = now, .logged = true};
+}
+
+void daemon_table_error(struct daemon *d, const char *err)
+{
+	table_error(&d->table_commit_errs, err);
+}
+
 void daemon_table_sync(struct daemon *d)
 {
 	char err[CONFIG_ERRLEN];
 
 	if (d->table && pflog_commit(d->table, err, sizeof(err)) < 0)
-		log_msg(LOG_ERR, "%s", err);
+		daemon_table_error(d, err);
 }
 
 void daemon_table_resync(struct daemon *d)
@@ -279,9 +310,19 @@ void daemon_table_resync(struct daemon *d)
 		return;
 	s = pflog_stats(d->table);
 	healed = s->table_healed;
-	if (pflog_resync(d->table, daemon_now(), err, sizeof(err)) < 0)
-		log_msg(LOG_ERR, "%s", err);
-	else if (s->table_healed != healed)
+	if (pflog_resync(d->table, daemon_now(), err, sizeof(err)) < 0) {
+		table_error(&d->table_resync_errs, err);
+		return;
+	}
+	if (d->table_commit_errs.logged || d->table_resync_errs.logged) {
+		log_msg(LOG_NOTICE,
+		        "table resync: the kernel table takes changes again (%" PRIu64
+		        " error lines were not logged)",
+		        d->table_commit_errs.suppressed + d->table_resync_errs.suppressed);
+		d->table_commit_errs = (struct table_errlog){0};
+		d->table_resync_errs = (struct table_errlog){0};
+	}
+	if (s->table_healed != healed)
 		log_msg(LOG_WARNING, "table resync corrected=%" PRIu64, s->table_healed - healed);
 }
 

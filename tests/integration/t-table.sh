@@ -154,4 +154,34 @@ check "the stats line counts the corrections" log_wait 'table-healed=[3-9]' 5
 stop_daemon
 check "SIGTERM: exit status 0" test "$WAIT_STATUS" -eq 0
 
+section "a set swapped for one without timeout support: said once, few lines, healed once replaced"
+# ipset swap keeps the rules that use the set; a set without timeout support refuses every add
+# the daemon sends. Each fake-MX hit below is a failed commit; the resync, backing off, finds why.
+restart_log
+start_daemon "${TABLE_ARGS[@]}" -t 120
+in_srv ipset create mx-white.bad hash:net family inet maxelem 131072
+in_srv ipset swap mx-white.bad mx-white
+for i in 1 2 4 6 7 8 9; do
+	expect_probe refused "198.51.100.$i" "$FAKE4"
+done
+check "the resync says why, with the fix" log_wait \
+	'set mx-white cannot be used: it has no timeout support.*ipset create mx-white\.new hash:net family inet timeout [0-9]+ maxelem [0-9]+ && ipset swap mx-white\.new mx-white && ipset destroy mx-white\.new' 10
+daemon_signal USR1
+check "the stats line counts every failure (8 or more)" log_wait 'table-errors=([89]|[1-9][0-9]+)( |$)' 5
+n=$(log_count 'ipset: ')
+check "but the log has few error lines (got $n)" test "$n" -le 3
+check "the fix is said once (got $(log_count 'ipset create mx-white\.new'))" \
+	test "$(log_count 'ipset create mx-white\.new')" -eq 1
+in_srv ipset swap mx-white.bad mx-white # a proper set back (without the new entries)
+in_srv ipset destroy mx-white.bad
+check "the resync retries and heals" \
+	log_wait 'table resync: the kernel table takes changes again \([0-9]+ error lines were not logged\)' 40
+check "198.51.100.9 is in mx-white" wait_for 5 in_set mx-white 198.51.100.9
+expect_probe greeting 198.51.100.9 "$REAL4"
+expect_probe greeting 198.51.100.4 "$REAL4"
+daemon_signal USR1
+check "the stats line counts the resync" log_wait 'table-resyncs=[1-9]' 5
+stop_daemon
+check "SIGTERM: exit status 0" test "$WAIT_STATUS" -eq 0
+
 finish

@@ -376,12 +376,67 @@ static void test_resync_many(void **state)
 	table_close(t, true);
 }
 
+/*
+ * A set swapped (ipset swap) for one without timeout support while the writer
+ * runs: every add is refused; the resync finds why and says so with the fix
+ * once, a reminder after; once a proper set is swapped back it heals.
+ */
+static void test_resync_rechecks(void **state)
+{
+	struct live l = {.addr = {"192.0.2.1", "192.0.2.2"}, .timeout = {600, 600}};
+	char err[512];
+	struct table *t;
+	mxa_addr x;
+
+	(void)state;
+	if (!ready)
+		skip();
+	t = open_sets("w4", "w6", 100, err, sizeof(err));
+	assert_non_null(t);
+	x = ip("192.0.2.1");
+	assert_int_equal(table_add(t, &x, 600), 0);
+	assert_int_equal(table_commit(t, err, sizeof(err)), 1);
+	assert_int_equal(sh("ipset create w4.bad hash:net family inet maxelem 65636 && "
+	                    "ipset swap w4.bad w4"),
+	                 0);
+	x = ip("192.0.2.2");
+	assert_int_equal(table_add(t, &x, 600), 0);
+	assert_true(table_commit(t, err, sizeof(err)) < 0);
+	assert_int_equal(table_resync(t, live_entries, &l, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "set w4 cannot be used: it has no timeout support"));
+	assert_non_null(strstr(err, "ipset create w4.new hash:net family inet timeout 600 maxelem "
+	                            "65636 && ipset swap w4.new w4 && ipset destroy w4.new"));
+	/* Said once: a short reminder while it stays so. */
+	assert_int_equal(table_resync(t, live_entries, &l, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "set w4 still cannot be used: it has no timeout support"));
+	assert_null(strstr(err, "ipset create"));
+	assert_int_equal(table_stats(t)->resyncs, 0);
+	/* The fix as printed, and the next resync heals. */
+	assert_int_equal(sh("ipset create w4.new hash:net family inet timeout 600 maxelem 65636 && "
+	                    "ipset swap w4.new w4 && ipset destroy w4.new && ipset destroy w4.bad"),
+	                 0);
+	assert_int_equal(table_resync(t, live_entries, &l, err, sizeof(err)), 2);
+	assert_true(in_set("w4", "192.0.2.1"));
+	assert_true(in_set("w4", "192.0.2.2"));
+	assert_int_equal(table_stats(t)->resyncs, 1);
+	/* A set too small for max-entries swapped in: named with its fix too. */
+	assert_int_equal(sh("ipset create w4.small hash:net family inet timeout 600 maxelem 10 && "
+	                    "ipset swap w4.small w4"),
+	                 0);
+	assert_int_equal(table_resync(t, live_entries, &l, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "holds at most 10 entries (maxelem), fewer than max-entries"));
+	assert_int_equal(sh("ipset swap w4.small w4 && ipset destroy w4.small"), 0);
+	assert_int_equal(table_resync(t, live_entries, &l, err, sizeof(err)), 0);
+	table_close(t, true);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_create_maxelem), cmocka_unit_test(test_small_set_refused),
-	    cmocka_unit_test(test_full_set),       cmocka_unit_test(test_session_recovers),
-	    cmocka_unit_test(test_resync_heals),   cmocka_unit_test(test_resync_many),
+	    cmocka_unit_test(test_create_maxelem),  cmocka_unit_test(test_small_set_refused),
+	    cmocka_unit_test(test_full_set),        cmocka_unit_test(test_session_recovers),
+	    cmocka_unit_test(test_resync_heals),    cmocka_unit_test(test_resync_many),
+	    cmocka_unit_test(test_resync_rechecks),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, NULL);

@@ -533,7 +533,7 @@ static void do_del(struct client *c, const struct ctl_request *req)
 	ctl_format_net(&key, mx_key_prefix(d->mx, &key), net, sizeof(net));
 	r = mx_manual_del(d->mx, &req->addr, req->prefix, daemon_now(), &e);
 	daemon_table_sync(d);
-	daemon_hold_sync(d); /* held SYNs of a client just let in go now */
+	daemon_hold_sync(d); /* verdicts buffered meanwhile go now */
 	if (r == 0) {
 		out_line(c, "no %s has no whitelist entry", net);
 		return;

@@ -162,13 +162,21 @@ static void on_packet(struct nfqueue *q, const struct nlmsghdr *nlh)
 	enum nfqueue_verdict v = NFQUEUE_ACCEPT;
 	uint32_t id;
 	int r = -EBADMSG;
+	/*
+	 * A failed parse stops at the first bad attribute: those before it are
+	 * there. The kernel sends the packet header first, so a message with a
+	 * bad attribute further on still has an id to answer: unparsable.
+	 */
+	bool parsed = nfq_nlmsg_parse(nlh, attr) >= 0;
 
-	if (nfq_nlmsg_parse(nlh, attr) < 0 || !attr[NFQA_PACKET_HDR] ||
-	    mnl_attr_get_payload_len(attr[NFQA_PACKET_HDR]) < sizeof(*ph))
-		return; /* nothing we could answer */
+	if (!attr[NFQA_PACKET_HDR] ||
+	    mnl_attr_get_payload_len(attr[NFQA_PACKET_HDR]) < sizeof(*ph)) {
+		q->stats.malformed++; /* nothing we could answer: counted, so that it shows */
+		return;
+	}
 	ph = mnl_attr_get_payload(attr[NFQA_PACKET_HDR]);
 	id = ntohl(ph->packet_id);
-	if (attr[NFQA_PAYLOAD])
+	if (parsed && attr[NFQA_PAYLOAD])
 		r = packet_parse_ip(mnl_attr_get_payload(attr[NFQA_PAYLOAD]),
 		                    mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]), &info);
 	if (r < 0) {

@@ -35,7 +35,7 @@ struct nfqueue_stats {
 	uint64_t judged;      /* handed to the judge: SYNs to port 25 and truncated packets */
 	uint64_t dropped;     /* NF_DROP verdicts */
 	uint64_t ignored;     /* well-formed, not a SYN to port 25: accepted */
-	uint64_t malformed;   /* no readable addresses: accept_unparsable decides */
+	uint64_t malformed;   /* no readable addresses or message: accept_unparsable decides */
 	uint64_t truncated;   /* addresses read, TCP header not (beyond the copy): judged */
 	uint64_t pending;     /* the judge answered NFQUEUE_PENDING */
 	uint64_t enobufs;     /* the kernel could not deliver to our socket */

@@ -131,6 +131,29 @@ static uint8_t *inbox_slot(size_t len)
 	return fk.in[fk.in_tail++];
 }
 
+/*
+ * A packet message as a kernel could send it: the packet header (@ph_len
+ * bytes of it; 0: none), then an NFQA_MARK of @mark_len bytes (0: none; a
+ * mark is 4 bytes, any other length fails nfq_nlmsg_parse() there), then
+ * the payload (NULL: none).
+ */
+static void queue_odd_packet(uint32_t id, size_t ph_len, size_t mark_len, const uint8_t *payload,
+                             size_t len)
+{
+	uint8_t buf[DGRAM] = {0};
+	struct nlmsghdr *nlh = nfq_nlmsg_put((char *)buf, NFQNL_MSG_PACKET, QNUM);
+	struct nfqnl_msg_packet_hdr ph = {.packet_id = htonl(id), .hook = 1};
+	uint8_t mark[8] = {0};
+
+	if (ph_len)
+		mnl_attr_put(nlh, NFQA_PACKET_HDR, ph_len, &ph);
+	if (mark_len)
+		mnl_attr_put(nlh, NFQA_MARK, mark_len, mark);
+	if (payload)
+		mnl_attr_put(nlh, NFQA_PAYLOAD, len, payload);
+	memcpy(inbox_slot(nlh->nlmsg_len), buf, nlh->nlmsg_len);
+}
+
 static void queue_packet(uint32_t id, const uint8_t *payload, size_t len)
 {
 	uint8_t buf[DGRAM];
@@ -626,6 +649,40 @@ static void test_configure(void **state)
 	nfqueue_close(q);
 }
 
+/*
+ * Messages that do not parse whole: a bad attribute after the packet header
+ * (nfq_nlmsg_parse() fails), no payload at all. Each has an id: each gets
+ * the unparsable verdict (drop, or accept with accept-unparsable) and is
+ * counted as malformed; never judged, never left in the kernel's queue. A
+ * message without a readable id cannot be answered, but is counted.
+ */
+static void test_unparsable_messages(void **state)
+{
+	uint8_t p[64];
+	size_t n = ip4_syn(p, 1, TCP_FLAG_SYN); /* a whitelisted client: only a parse says so */
+	struct nfqueue *q;
+
+	(void)state;
+	for (int accept = 0; accept <= 1; accept++) {
+		setup(NULL);
+		q = open_fake(accept);
+		queue_odd_packet(11, sizeof(struct nfqnl_msg_packet_hdr), 2, p, n); /* bad mark */
+		queue_odd_packet(12, sizeof(struct nfqnl_msg_packet_hdr), 0, NULL, 0); /* no data */
+		queue_odd_packet(13, 2, 0, p, n); /* packet header too short: no id */
+		queue_packet(14, p, n);           /* and a good one after them */
+		assert_int_equal(nfqueue_dispatch(q), 0);
+		expect_verdict(11, accept ? NF_ACCEPT : NF_DROP);
+		expect_verdict(12, accept ? NF_ACCEPT : NF_DROP);
+		assert_null(verdict_of(13));
+		expect_verdict(14, NF_ACCEPT);
+		assert_int_equal(fk.n_v, 3);
+		assert_int_equal(jl.calls, 1);
+		assert_int_equal(nfqueue_stats(q)->malformed, 3);
+		assert_int_equal(nfqueue_stats(q)->judged, 1);
+		nfqueue_close(q);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -633,6 +690,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_open_reports_kernel_refusal, setup),
 	    cmocka_unit_test_setup(test_verdicts, setup),
 	    cmocka_unit_test_setup(test_accept_unparsable, setup),
+	    cmocka_unit_test_setup(test_unparsable_messages, setup),
 	    cmocka_unit_test_setup(test_pending_verdicts_later_and_out_of_order, setup),
 	    cmocka_unit_test_setup(test_many_later_verdicts, setup),
 	    cmocka_unit_test_setup(test_dispatch_is_bounded_under_flood, setup),

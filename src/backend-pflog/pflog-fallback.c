@@ -57,6 +57,11 @@ int pflog_commit(struct pflog *pf, char *err, size_t errlen)
 	return 0;
 }
 
+int pflog_tick(struct pflog *pf, char *err, size_t errlen)
+{
+	return pflog_commit(pf, err, errlen);
+}
+
 bool pflog_resync_due(struct pflog *pf, int64_t now)
 {
 	(void)pf;
@@ -104,4 +109,20 @@ int pflog_capture_drops(struct pflog *pf, uint64_t *drops, char *err, size_t err
 	*drops = 0;
 	snprintf(err, errlen, "pflog: not built in");
 	return -ENOTSUP;
+}
+
+int pflog_set_static(struct pflog *pf, const struct netset *s, char *err, size_t errlen)
+{
+	(void)pf;
+	(void)s;
+	snprintf(err, errlen, "pflog: not supported in this build");
+	return -ENOTSUP;
+}
+
+int pflog_time_left(struct pflog *pf, const mxa_addr *a, uint32_t *left)
+{
+	(void)pf;
+	(void)a;
+	(void)left;
+	return -EOPNOTSUPP;
 }

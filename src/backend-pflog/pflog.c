@@ -24,6 +24,7 @@ struct pflog {
 	bool clock_started;
 	bool failed;   /* a commit or resync failed since the last good resync */
 	bool draining; /* a resync reads the capture before the whitelist */
+	bool replaced; /* pf replace_only: the table was replaced whole since the last tick */
 	struct pflog_stats stats;
 	uint64_t failed_ops; /* queueing failures (out of memory) since the last commit */
 	char describe[256];
@@ -179,9 +180,16 @@ int pflog_commit(struct pflog *pf, char *err, size_t errlen)
 {
 	int r = table_commit(pf->table, err, errlen);
 
-	/* pf with replace_only: changes reach the kernel only as a whole table. */
-	if (r >= 0 && table_resync_needed(pf->table))
+	/*
+	 * pf with replace_only: changes reach the kernel only as a whole table,
+	 * O(max-entries) per replace. The first replace since the last tick goes
+	 * at once (a lone client is not kept waiting); the changes after it wait
+	 * for pflog_tick(), so a flood costs one replace a tick, not one a wake-up.
+	 */
+	if (r >= 0 && table_resync_needed(pf->table) && !pf->replaced) {
+		pf->replaced = true;
 		r = resync(pf, false, err, errlen);
+	}
 	if (r >= 0 && pf->failed_ops) {
 		snprintf(err, errlen, "table: %llu changes lost (out of memory)",
 		         (unsigned long long)pf->failed_ops);
@@ -206,6 +214,12 @@ static void clock_start(struct pflog *pf, int64_t now)
 	}
 }
 
+int pflog_tick(struct pflog *pf, char *err, size_t errlen)
+{
+	pf->replaced = false;
+	return pflog_commit(pf, err, errlen);
+}
+
 bool pflog_resync_due(struct pflog *pf, int64_t now)
 {
 	if (!pf->entries)
@@ -220,6 +234,7 @@ int pflog_resync(struct pflog *pf, int64_t now, char *err, size_t errlen)
 {
 	int r = resync(pf, true, err, errlen);
 
+	pf->replaced = true; /* replace_only: this was the replace of this tick */
 	clock_start(pf, now);
 	if (r < 0) {
 		/* Not in a loop when the kernel keeps refusing: 1 s, 2 s, 4 s ... the interval. */
@@ -250,4 +265,14 @@ int pflog_capture_drops(struct pflog *pf, uint64_t *drops, char *err, size_t err
 {
 	*drops = 0;
 	return pf->cap ? capture_drops(pf->cap, drops, err, errlen) : 0;
+}
+
+int pflog_set_static(struct pflog *pf, const struct netset *s, char *err, size_t errlen)
+{
+	return table_set_static(pf->table, s, err, errlen);
+}
+
+int pflog_time_left(struct pflog *pf, const mxa_addr *a, uint32_t *left)
+{
+	return table_time_left(pf->table, a, left);
 }

@@ -78,6 +78,15 @@ void pflog_del(struct pflog *pf, const mxa_addr *a);
 int pflog_commit(struct pflog *pf, char *err, size_t errlen);
 
 /**
+ * pflog_tick() - pflog_commit() from the caller's periodic tick (1 s). With
+ * pf replace_only, where each commit with changes replaces the whole table,
+ * only the first such commit between two ticks replaces it at once; the
+ * later ones leave their changes for the tick's, so a flood costs at most
+ * one replace a tick. Elsewhere the same as pflog_commit().
+ */
+int pflog_tick(struct pflog *pf, char *err, size_t errlen);
+
+/**
  * pflog_resync_due() - true when pflog_resync() should run at @now (seconds,
  * any monotonic clock): resync_interval passed since the last one, or a
  * commit or resync failed (retried after 1 s, 2 s, 4 s ... up to the
@@ -95,6 +104,12 @@ bool pflog_resync_due(struct pflog *pf, int64_t now);
 int pflog_resync(struct pflog *pf, int64_t now, char *err, size_t errlen);
 
 const struct pflog_stats *pflog_stats(const struct pflog *pf);
+
+/* The allow lists into the kernel's static table (see table_set_static()). */
+int pflog_set_static(struct pflog *pf, const struct netset *s, char *err, size_t errlen);
+
+/* The remaining seconds of @a's kernel element (see table_time_left()). */
+int pflog_time_left(struct pflog *pf, const mxa_addr *a, uint32_t *left);
 
 /**
  * pflog_capture_drops() - log records the kernel dropped before the capture

@@ -10,7 +10,10 @@
  * libipset session, the refused changes are counted, and a session that
  * could not be re-created is tried again at the next commit. ipsetw_resync()
  * lists both sets (libipset's plain list output, parsed) and corrects the
- * difference with the whitelist.
+ * difference with the whitelist. It also checks each set again (family,
+ * timeout support, maxelem), as `ipset swap` can replace a set under the
+ * running daemon: an unusable set is named once with the commands that
+ * replace it, and the caller's resyncs retry (with back-off) until it is.
  */
 #include "table-writer.h"
 
@@ -708,6 +711,106 @@ static int ipsetw_resync(struct table_writer *t, table_entries_fn entries, void 
 	return (int)fixes;
 }
 
+/* ---- the allow lists: sets mx-static/mx-static6 (hash:net, no timeout) ---- */
+
+#define STATIC_SET4 "mx-static"
+#define STATIC_SET6 "mx-static6"
+
+/* Creates static set @name (hash:net, @family, room for @maxelem) unless it exists. */
+static int static_ensure(struct table_writer *t, const char *name, uint8_t family, uint32_t maxelem,
+                         char *err, size_t errlen)
+{
+	struct ipset_data *d = ipset_session_data(t->s);
+
+	(void)ipset_cache_del(name);
+	report_reset(t);
+	ipset_data_reset(d);
+	ipset_data_set(d, IPSET_SETNAME, name);
+	if (ipset_type_get(t->s, IPSET_CMD_ADD)) {
+		if (ipset_data_family(d) != family) {
+			snprintf(err, errlen,
+			         "ipset: set %s (allow lists) exists with family %s, expected %s",
+			         name, family_name(ipset_data_family(d)), family_name(family));
+			return -EAFNOSUPPORT;
+		}
+		report_reset(t);
+		return 0;
+	}
+	report_reset(t);
+	ipset_data_reset(d);
+	ipset_data_set(d, IPSET_SETNAME, name);
+	if (ipset_parse_typename(t->s, IPSET_OPT_TYPENAME, SET_TYPE) < 0 ||
+	    ipset_data_set(d, IPSET_OPT_FAMILY, &family) < 0 ||
+	    !ipset_type_get(t->s, IPSET_CMD_CREATE) ||
+	    ipset_data_set(d, IPSET_OPT_MAXELEM, &maxelem) < 0 ||
+	    ipset_cmd(t->s, IPSET_CMD_CREATE, 0) < 0) {
+		snprintf(err, errlen, "ipset: cannot create set %s (%s family %s maxelem %u): %s",
+		         name, SET_TYPE, family_name(family), (unsigned)maxelem, report(t));
+		session_reset(t);
+		return -EIO;
+	}
+	report_reset(t);
+	return 0;
+}
+
+/* Queues adding network @n to its static set (an aggregated batch: @lineno > 0). */
+static int static_add(struct table_writer *t, const struct netset_net *n, uint32_t lineno)
+{
+	struct ipset_data *d = ipset_session_data(t->s);
+	union nf_inet_addr ip = {0};
+	bool v4 = addr_is_v4(&n->addr);
+	uint8_t cidr = n->prefix;
+
+	ipset_data_reset(d);
+	if (ipset_data_set(d, IPSET_SETNAME, v4 ? STATIC_SET4 : STATIC_SET6) < 0 ||
+	    !ipset_type_get(t->s, IPSET_CMD_ADD))
+		return -EIO;
+	if (v4)
+		memcpy(&ip.in, addr_v4_bytes(&n->addr), 4);
+	else
+		memcpy(&ip.in6, n->addr.b, 16);
+	if (ipset_data_set(d, IPSET_OPT_IP, &ip) < 0)
+		return -EIO;
+	if (cidr < (v4 ? 32 : 128) && ipset_data_set(d, IPSET_OPT_CIDR, &cidr) < 0)
+		return -EIO;
+	return ipset_cmd(t->s, IPSET_CMD_ADD, lineno) < 0 ? -EIO : 0;
+}
+
+/*
+ * The sets are created when missing (also with empty lists, so that rules
+ * naming them load), flushed and filled in one batch: a reload leaves a
+ * window of a batch's length in which the old networks are gone.
+ */
+static int ipsetw_set_static(struct table_writer *t, const struct netset *ns, char *err,
+                             size_t errlen)
+{
+	size_t count = netset_count(ns);
+	uint32_t maxelem = count * 2 > 65536 ? (uint32_t)(count * 2) : 65536;
+	int r = 0;
+
+	if (!session_get(t)) {
+		snprintf(err, errlen, "ipset: cannot open a libipset session (out of memory)");
+		return -ENOMEM;
+	}
+	if (static_ensure(t, STATIC_SET4, NFPROTO_IPV4, maxelem, err, errlen) < 0 ||
+	    static_ensure(t, STATIC_SET6, NFPROTO_IPV6, maxelem, err, errlen) < 0 ||
+	    set_flush(t, STATIC_SET4, err, errlen) < 0 ||
+	    set_flush(t, STATIC_SET6, err, errlen) < 0)
+		return -EIO;
+	for (size_t i = 0; i < count && r == 0; i++)
+		r = static_add(t, netset_get(ns, i), (uint32_t)(i + 1));
+	if (r == 0 && count && ipset_commit(t->s) < 0)
+		r = -EIO;
+	if (r < 0) {
+		snprintf(err, errlen, "ipset: writing %zu allow-list networks to %s/%s: %s", count,
+		         STATIC_SET4, STATIC_SET6, report(t));
+		session_reset(t);
+		return r;
+	}
+	report_reset(t);
+	return (int)count;
+}
+
 static bool ipsetw_resync_needed(const struct table_writer *t)
 {
 	(void)t;
@@ -735,4 +838,5 @@ const struct table_ops table_ipset_ops = {
     .resync_needed = ipsetw_resync_needed,
     .stats = ipsetw_stats,
     .describe = ipsetw_describe,
+    .set_static = ipsetw_set_static,
 };

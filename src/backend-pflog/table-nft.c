@@ -6,8 +6,9 @@
  * netlink batch, which the kernel applies as one transaction.
  *
  * The ruleset owns the table and its sets: mxallowd never creates, flushes
- * nor deletes them, it only checks them (type, timeout flag, interval flag
- * when prefixes are on, size) and explains what to change. At start the
+ * nor deletes them, it only checks them (type, timeout flag, size) and
+ * explains what to change. With prefixes, elements are masked network
+ * addresses in plain sets (the ruleset masks the source before the lookup). At start the
  * elements already there are taken over: kept until their own timeout,
  * so a restart leaves enforcement as it was. Elements without a timeout
  * belong to the administrator and are never touched.
@@ -73,6 +74,8 @@ struct table_writer {
 	size_t cap_ops;
 	/* Elements found at start: kept until their deadline (monotonic seconds), sorted. */
 	struct table_util_vec adopted;
+	table_later_fn later; /* kernel renewals a resync finds (table_params.later) */
+	void *later_ctx;
 	struct table_stats stats;
 	char *buf; /* 2 * BATCH_LIMIT: a batch under construction (libmnl's rule) */
 	char describe[2 * NAME_MAX_LEN + 32];
@@ -376,12 +379,12 @@ static void explain(const struct table_writer *w, int f, const char *what, int e
 		break;
 	case -ENOENT:
 		if (f < 0)
-			snprintf(
-			    err, errlen,
-			    "nft: %s: no table inet %s: load the ruleset that declares it "
-			    "(contrib/nftables-table.conf or nftables-hybrid.conf: nft -f FILE) "
-			    "or name yours with nft-table",
-			    what, w->table);
+			snprintf(err, errlen,
+			         "nft: %s: no table inet %s: load the ruleset that declares it "
+			         "(contrib/nftables-table.conf, nftables-hybrid.conf or "
+			         "nftables-hybrid-xt.conf: nft -f FILE) "
+			         "or name yours with nft-table",
+			         what, w->table);
 		else
 			snprintf(
 			    err, errlen,
@@ -389,14 +392,16 @@ static void explain(const struct table_writer *w, int f, const char *what, int e
 			    "(nft add set inet %s %s '{ type %s; flags %stimeout; size %u; }') "
 			    "or name yours with nft-set%s",
 			    what, w->table, set, w->table, set, fam_type(f),
-			    w->interval[f] || w->prefix[f] < fam_bits(f) ? "interval," : "",
+			    w->interval[f] ? "interval," : "",
 			    (unsigned)table_util_maxelem(w->max_entries), f ? "6" : "4");
 		break;
 	case -ENOSPC:
+	case -ENFILE: /* what the kernel answers for a full set, as "Too many open files" */
 		snprintf(err, errlen,
-		         "nft: %s: set %s is full: raise its size in the ruleset (at least %u) "
+		         "nft: %s: set %s%s%s is full: raise its size in the ruleset (at least %u) "
 		         "or lower max-entries",
-		         what, set, (unsigned)table_util_maxelem(w->max_entries));
+		         what, f >= 0 ? set : w->set[0], f >= 0 ? "" : " or ",
+		         f >= 0 ? "" : w->set[1], (unsigned)table_util_maxelem(w->max_entries));
 		break;
 	case -EOPNOTSUPP:
 	case -EAFNOSUPPORT:
@@ -484,24 +489,23 @@ static int check_set(struct table_writer *w, int f, char *err, size_t errlen)
 		    "nft: set inet %s %s has the wrong type (key type %u, %u bytes): it must "
 		    "be %s: declare it `type %s; flags %stimeout;` in the ruleset and reload it",
 		    w->table, set, (unsigned)si.key_type, (unsigned)si.key_len, fam_type(f),
-		    fam_type(f), w->prefix[f] < fam_bits(f) ? "interval," : "");
+		    fam_type(f), "");
 		return -EINVAL;
 	}
 	if (!(si.flags & NFT_SET_TIMEOUT)) {
 		snprintf(err, errlen,
 		         "nft: set inet %s %s has no timeout flag: whitelist entries expire in the "
 		         "kernel: declare it with `flags %stimeout;` in the ruleset and reload it",
-		         w->table, set, w->prefix[f] < fam_bits(f) ? "interval," : "");
+		         w->table, set, "");
 		return -EINVAL;
 	}
+	/*
+	 * With ipv4-prefix/ipv6-prefix below the full length, a plain set holds
+	 * the masked network address (the ruleset looks up `ip saddr & MASK`):
+	 * the kernel refuses a packet-path `add @set` on an interval set. An
+	 * interval set still works for mxallowd's own writes (start and end).
+	 */
 	w->interval[f] = (si.flags & NFT_SET_INTERVAL) != 0;
-	if (w->prefix[f] < fam_bits(f) && !w->interval[f]) {
-		snprintf(err, errlen,
-		         "nft: set inet %s %s holds single addresses, but ipv%s-prefix is %u: "
-		         "declare it with `flags interval,timeout;` in the ruleset and reload it",
-		         w->table, set, f ? "6" : "4", w->prefix[f]);
-		return -EINVAL;
-	}
 	if (si.size && si.size < w->max_entries) {
 		snprintf(err, errlen,
 		         "nft: set inet %s %s holds at most %u elements (size), fewer than "
@@ -596,7 +600,8 @@ static int raw_cmp(const void *a, const void *b)
 	const struct raw_elem *x = a, *y = b;
 	int c = memcmp(x->key, y->key, sizeof(x->key));
 
-	return c ? c : (int)x->end - (int)y->end;
+	/* At one key, the end of the range before sorts before the start of the next. */
+	return c ? c : (int)y->end - (int)x->end;
 }
 
 /*
@@ -689,14 +694,21 @@ static int list_set(struct table_writer *w, int f, struct table_util_vec *have)
 
 		if (e->end)
 			continue;
+		to_entry(e->key, l.len, &a);
 		if (w->interval[f]) {
 			const uint8_t *end = i + 1 < l.n && l.v[i + 1].end ? l.v[i + 1].key : NULL;
 
 			prefix = range_prefix(e->key, end, l.len);
+		} else if (w->prefix[f] < fam_bits(f)) {
+			mxa_addr m;
+
+			/* A plain set holds masked addresses: one with host bits is not ours. */
+			addr_mask(&m, &a, w->prefix[0], w->prefix[1]);
+			if (addr_equal(&m, &a))
+				prefix = (int)w->prefix[f];
 		}
 		if (e->expires_ms == 0 || prefix != (int)w->prefix[f])
 			continue;
-		to_entry(e->key, l.len, &a);
 		if (table_util_vec_push(have, &a, (uint8_t)prefix,
 		                        (uint32_t)((e->expires_ms + 999) / 1000)) < 0)
 			r = -ENOMEM;
@@ -775,6 +787,8 @@ static struct table_writer *nftw_open(const struct table_params *p, char *err, s
 	w->prefix[0] = p->v4_prefix;
 	w->prefix[1] = p->v6_prefix;
 	w->max_entries = p->max_entries ? p->max_entries : TABLE_UTIL_DEFAULT_ENTRIES;
+	w->later = p->later;
+	w->later_ctx = p->later_ctx;
 	w->seq = (uint32_t)time(NULL);
 	w->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
 	if (!w->nl || mnl_socket_bind(w->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
@@ -983,6 +997,65 @@ static int want_adopted(struct table_writer *w, struct resync *rs)
 	return 0;
 }
 
+/*
+ * Kernel renewals (the ruleset's `update @set { ... timeout N }` on use):
+ * an adopted element renewed since start keeps its new deadline. @have is
+ * the kernel's listing, not sorted yet.
+ */
+static void adopted_follow(struct table_writer *w, const struct table_util_vec *have)
+{
+	int64_t now = mono_now();
+
+	for (size_t i = 0; w->later && w->adopted.n && i < have->n; i++) {
+		struct table_util_entry *e = bsearch(&have->v[i], w->adopted.v, w->adopted.n,
+		                                     sizeof(have->v[i]), table_util_entry_cmp);
+
+		if (e && e->timeout &&
+		    now + have->v[i].timeout > (int64_t)e->timeout + RETIME_SLACK)
+			e->timeout = (uint32_t)(now + have->v[i].timeout);
+	}
+}
+
+/*
+ * Before the diff: elements the kernel keeps longer than the whitelist wants
+ * (or keeps while the whitelist has them due) are offered to w->later; those
+ * the whitelist now follows are wanted as the kernel has them, not re-timed
+ * down nor deleted. Both vectors sorted and unique. Returns 0 or -ENOMEM.
+ */
+static int later_pass(struct table_writer *w, const struct table_util_vec *have,
+                      struct table_util_vec *want)
+{
+	size_t i = 0, j = 0, n = want->n;
+
+	if (!w->later)
+		return 0;
+	while (i < have->n) {
+		const struct table_util_entry *h = &have->v[i];
+		int c = j == n ? -1 : table_util_entry_cmp(h, &want->v[j]);
+
+		if (c > 0) {
+			j++;
+			continue;
+		}
+		i++;
+		if (c == 0) {
+			struct table_util_entry *e = &want->v[j++];
+
+			if (e->timeout < TABLE_UTIL_MAX_TIMEOUT &&
+			    h->timeout > e->timeout + RETIME_SLACK &&
+			    w->later(w->later_ctx, &h->addr, h->timeout) > 0)
+				e->timeout = h->timeout;
+		} else if (h->timeout > RETIME_SLACK &&
+		           w->later(w->later_ctx, &h->addr, h->timeout) > 0 &&
+		           table_util_vec_push(want, &h->addr, h->prefix, h->timeout) < 0) {
+			return -ENOMEM;
+		}
+	}
+	if (want->n != n) /* kept strays: in order again */
+		want->n = table_util_sort_unique(want->v, want->n);
+	return 0;
+}
+
 static int nftw_resync(struct table_writer *w, table_entries_fn entries, void *ctx, char *err,
                        size_t errlen)
 {
@@ -998,6 +1071,7 @@ static int nftw_resync(struct table_writer *w, table_entries_fn entries, void *c
 			        "resync: listing the set", r, err, errlen);
 	}
 	if (r == 0) {
+		adopted_follow(w, &have);
 		r = entries(ctx, resync_put, &rs);
 		if (rs.error)
 			r = rs.error;
@@ -1012,8 +1086,10 @@ static int nftw_resync(struct table_writer *w, table_entries_fn entries, void *c
 	if (r == 0) {
 		have.n = table_util_sort_unique(have.v, have.n);
 		rs.want.n = table_util_sort_unique(rs.want.v, rs.want.n);
-		fixes = table_util_diff(have.v, have.n, rs.want.v, rs.want.n, RETIME_SLACK,
-		                        resync_change, &rs);
+		fixes = later_pass(w, &have, &rs.want);
+		if (fixes == 0)
+			fixes = table_util_diff(have.v, have.n, rs.want.v, rs.want.n, RETIME_SLACK,
+			                        resync_change, &rs);
 		if (fixes < 0) {
 			snprintf(err, errlen, "nft: resync: out of memory");
 			r = (int)fixes;
@@ -1030,6 +1106,262 @@ static int nftw_resync(struct table_writer *w, table_entries_fn entries, void *c
 	w->stats.resyncs++;
 	w->stats.healed += (uint64_t)fixes;
 	return (int)fixes;
+}
+
+/* ---- the allow lists: sets allow4/allow6 (flags interval, no timeout) ---- */
+
+#define STATIC_SET4 "allow4"
+#define STATIC_SET6 "allow6"
+
+/* The first address after @n (in @end) as a key of family @f; false: the space's end. */
+static bool net_range(const struct netset_net *n, int f, uint8_t start[16], uint8_t end[16])
+{
+	size_t len = key_bytes(&n->addr, f, start);
+
+	memcpy(end, start, len);
+	return range_end(end, len, n->prefix);
+}
+
+/* Checks static set @name of family @f: 0, -ENOENT when missing, or -errno with @err. */
+static int check_static_set(struct table_writer *w, int f, const char *name, char *err,
+                            size_t errlen)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct set_info si = {0};
+	struct nlmsghdr *nlh;
+	int r;
+
+	if (!s)
+		return -ENOMEM;
+	nlh = request(buf, sizeof(buf), NFT_MSG_GETSET, 0, w->seq++);
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, w->table);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, name);
+	nftnl_set_nlmsg_build_payload(nlh, s);
+	nftnl_set_free(s);
+	r = nl_get(w, nlh, set_info_cb, &si);
+	if (r == -ENOENT || (r == 0 && !si.found)) {
+		snprintf(
+		    err, errlen,
+		    "nft: table inet %s has no set %s for the allow lists (allow, allow-file): "
+		    "declare it `set %s { type %s; flags interval; }` as "
+		    "contrib/nftables-table.conf does, with `ip%s saddr @%s accept` before the "
+		    "real MX's drop, and reload the ruleset",
+		    w->table, name, name, fam_type(f), f ? "6" : "", name);
+		return -ENOENT;
+	}
+	if (r < 0) {
+		explain(w, f, "reading the allow-list set", r, err, errlen);
+		return r;
+	}
+	if ((si.flags & NFT_SET_MAP) || !(si.flags & NFT_SET_INTERVAL) ||
+	    si.key_type != (f ? TYPE_IPV6 : TYPE_IPV4)) {
+		snprintf(err, errlen,
+		         "nft: set inet %s %s must be `type %s; flags interval;` (it holds the "
+		         "allow lists' networks): declare it so in the ruleset and reload it",
+		         w->table, name, fam_type(f));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* A DELSETELEM without elements: empties set @name within the transaction. */
+static void put_flush(struct table_writer *w, struct mnl_nlmsg_batch *b, const char *name)
+{
+	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(mnl_nlmsg_batch_current(b), NFT_MSG_DELSETELEM,
+	                                             NFPROTO_INET, NLM_F_ACK, w->seq++);
+
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, w->table);
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, name);
+	mnl_nlmsg_batch_next(b);
+}
+
+static bool put_elem(struct nftnl_set *s, const uint8_t *k, size_t len, bool end)
+{
+	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+
+	if (!e)
+		return false;
+	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, k, (uint32_t)len);
+	if (end)
+		nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END);
+	nftnl_set_elem_add(s, e);
+	return true;
+}
+
+/* Closes message @s (if any) into the batch. */
+static void put_elems_msg(struct table_writer *w, struct mnl_nlmsg_batch *b, struct nftnl_set **s)
+{
+	struct nlmsghdr *nlh;
+
+	if (!*s)
+		return;
+	nlh = nftnl_nlmsg_build_hdr(mnl_nlmsg_batch_current(b), NFT_MSG_NEWSETELEM, NFPROTO_INET,
+	                            NLM_F_ACK | NLM_F_CREATE, w->seq++);
+	nftnl_set_elems_nlmsg_build_payload(nlh, *s);
+	nftnl_set_free(*s);
+	*s = NULL;
+	mnl_nlmsg_batch_next(b);
+}
+
+/*
+ * The networks of family @f as disjoint ranges (an interval set refuses
+ * overlaps): nested and adjacent networks are merged. @n are in address order.
+ */
+static int put_static(struct table_writer *w, struct mnl_nlmsg_batch *b, const struct netset *ns,
+                      int f, const char *name)
+{
+	uint8_t cs[16], ce[16], s0[16], e0[16];
+	size_t len = f ? 16 : 4, elems = 0, count = netset_count(ns);
+	bool have = false, open_end = false;
+	struct nftnl_set *s = NULL;
+
+	put_flush(w, b, name);
+	for (size_t i = 0; i <= count; i++) {
+		const struct netset_net *n = i < count ? netset_get(ns, i) : NULL;
+		bool bounded = false;
+
+		if (n && fam(&n->addr) != f)
+			continue;
+		if (n) {
+			bounded = net_range(n, f, s0, e0);
+			if (have &&
+			    (open_end || memcmp(s0, ce, len) <= 0)) { /* overlaps or touches */
+				if (!open_end && (!bounded || memcmp(e0, ce, len) > 0)) {
+					open_end = !bounded;
+					memcpy(ce, e0, len);
+				}
+				continue;
+			}
+		}
+		if (have) { /* emit the range [cs, ce) */
+			if (!s || elems + 2 > ELEMS_PER_MSG) {
+				put_elems_msg(w, b, &s);
+				s = nftnl_set_alloc();
+				if (!s)
+					return -ENOMEM;
+				nftnl_set_set_str(s, NFTNL_SET_TABLE, w->table);
+				nftnl_set_set_str(s, NFTNL_SET_NAME, name);
+				elems = 0;
+			}
+			if (!put_elem(s, cs, len, false) ||
+			    (!open_end && !put_elem(s, ce, len, true))) {
+				nftnl_set_free(s);
+				return -ENOMEM;
+			}
+			elems += 2;
+		}
+		if (!n)
+			break;
+		memcpy(cs, s0, len);
+		memcpy(ce, e0, len);
+		open_end = !bounded;
+		have = true;
+	}
+	put_elems_msg(w, b, &s);
+	return 0;
+}
+
+static int nftw_set_static(struct table_writer *w, const struct netset *ns, char *err,
+                           size_t errlen)
+{
+	static const char *const names[2] = {STATIC_SET4, STATIC_SET6};
+	size_t count = netset_count(ns), limit;
+	struct mnl_nlmsg_batch *b;
+	char *buf;
+	int r;
+
+	for (int f = 0; f < 2; f++) {
+		r = check_static_set(w, f, names[f], err, errlen);
+		if (r == -ENOENT && count == 0)
+			return 0; /* no allow lists and a ruleset without the sets: nothing to do */
+		if (r < 0)
+			return r;
+	}
+	/* One transaction for both sets: at most two elements of ~64 bytes per network. */
+	limit = (2 * count + 64) * 64 + 2 * MNL_SOCKET_BUFFER_SIZE;
+	buf = calloc(1, 2 * limit);
+	if (!buf) {
+		snprintf(err, errlen, "nft: allow lists: out of memory");
+		return -ENOMEM;
+	}
+	if (limit > BATCH_LIMIT) { /* a send buffer for the whole batch (root may force it) */
+		int sz = limit > INT32_MAX / 2 ? INT32_MAX / 2 : (int)limit;
+
+		if (setsockopt(mnl_socket_get_fd(w->nl), SOL_SOCKET, SO_SNDBUFFORCE, &sz,
+		               sizeof(sz)) < 0)
+			(void)setsockopt(mnl_socket_get_fd(w->nl), SOL_SOCKET, SO_SNDBUF, &sz,
+			                 sizeof(sz));
+	}
+	b = mnl_nlmsg_batch_start(buf, limit);
+	nftnl_batch_begin(mnl_nlmsg_batch_current(b), w->seq++);
+	mnl_nlmsg_batch_next(b);
+	r = put_static(w, b, ns, 0, names[0]);
+	if (r == 0)
+		r = put_static(w, b, ns, 1, names[1]);
+	if (r == 0) {
+		nftnl_batch_end(mnl_nlmsg_batch_current(b), w->seq++);
+		mnl_nlmsg_batch_next(b);
+		r = nl_send(w, mnl_nlmsg_batch_head(b), mnl_nlmsg_batch_size(b));
+		if (r == 0)
+			r = nl_recv(w, 0, false, true, NULL, NULL);
+	}
+	mnl_nlmsg_batch_stop(b);
+	free(buf);
+	if (r < 0) {
+		char what[96];
+
+		snprintf(what, sizeof(what), "writing %zu allow-list networks to %s/%s", count,
+		         names[0], names[1]);
+		explain(w, 0, what, r, err, errlen);
+		return r;
+	}
+	return (int)count;
+}
+
+/* One element's remaining time: a GETSETELEM of its key (not a dump). */
+static int nftw_time_left(struct table_writer *w, const mxa_addr *a, uint32_t *left)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	int f = fam(a);
+	struct raw_list l = {.len = f ? 16 : 4};
+	struct nftnl_set_elem *e;
+	struct nftnl_set *s;
+	struct nlmsghdr *nlh;
+	uint8_t k[16];
+	size_t len = key_bytes(a, f, k);
+	int r;
+
+	if (w->interval[f])
+		return -EOPNOTSUPP; /* a range: no renewal rule can refresh it */
+	s = nftnl_set_alloc();
+	e = nftnl_set_elem_alloc();
+	if (!s || !e) {
+		if (s)
+			nftnl_set_free(s);
+		if (e)
+			nftnl_set_elem_free(e);
+		return -ENOMEM;
+	}
+	nlh = request(buf, sizeof(buf), NFT_MSG_GETSETELEM, 0, w->seq++);
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, w->table);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, w->set[f]);
+	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, k, (uint32_t)len);
+	nftnl_set_elem_add(s, e);
+	nftnl_set_elems_nlmsg_build_payload(nlh, s);
+	nftnl_set_free(s);
+	r = nl_get(w, nlh, elems_msg_cb, &l);
+	if (r == 0 && l.error)
+		r = l.error;
+	if (r == -ENOENT)
+		r = 0; /* no such element */
+	else if (r == 0 && l.n && !l.v[0].end && memcmp(l.v[0].key, k, len) == 0 &&
+	         l.v[0].expires_ms) {
+		*left = (uint32_t)((l.v[0].expires_ms + 999) / 1000);
+		r = 1;
+	}
+	free(l.v);
+	return r;
 }
 
 static bool nftw_resync_needed(const struct table_writer *w)
@@ -1059,4 +1391,6 @@ const struct table_ops table_nft_ops = {
     .resync_needed = nftw_resync_needed,
     .stats = nftw_stats,
     .describe = nftw_describe,
+    .set_static = nftw_set_static,
+    .time_left = nftw_time_left,
 };

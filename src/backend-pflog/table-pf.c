@@ -538,6 +538,57 @@ static int pfw_resync(struct table_writer *t, table_entries_fn entries, void *ct
 	return (int)fixes;
 }
 
+/* ---- the allow lists: table <mx-static> ---- */
+
+#define STATIC_TABLE "mx-static"
+
+/* The whole table <mx-static> replaced by the networks of @ns in one DIOCRSETADDRS. */
+static int pfw_set_static(struct table_writer *t, const struct netset *ns, char *err, size_t errlen)
+{
+	size_t count = netset_count(ns);
+	struct pfioc_table io;
+	struct pfr_addr *buf = NULL;
+	int r = 0;
+
+	memset(&io, 0, sizeof(io));
+	snprintf(io.pfrio_table.pfrt_name, sizeof(io.pfrio_table.pfrt_name), "%s", STATIC_TABLE);
+	if (count == 0) {
+		if (ioctl(t->fd, DIOCRCLRADDRS, &io) < 0 && errno != ESRCH)
+			r = -errno;
+	} else if (count > t->max_request) {
+		r = -EINVAL;
+	} else {
+		buf = calloc(count, sizeof(*buf));
+		if (!buf) {
+			snprintf(err, errlen, "pf: allow lists: out of memory");
+			return -ENOMEM;
+		}
+		for (size_t i = 0; i < count; i++) {
+			const struct netset_net *n = netset_get(ns, i);
+
+			buf[i].pfra_net = n->prefix;
+			if (addr_is_v4(&n->addr)) {
+				buf[i].pfra_af = AF_INET;
+				memcpy(&buf[i].pfra_ip4addr, addr_v4_bytes(&n->addr), 4);
+			} else {
+				buf[i].pfra_af = AF_INET6;
+				memcpy(&buf[i].pfra_ip6addr, n->addr.b, 16);
+			}
+		}
+		io.pfrio_buffer = buf;
+		io.pfrio_esize = sizeof(struct pfr_addr);
+		io.pfrio_size = (int)count;
+		if (ioctl(t->fd, DIOCRSETADDRS, &io) < 0)
+			r = -errno;
+		free(buf);
+	}
+	if (r < 0) {
+		table_util_pf_explain(STATIC_TABLE, TABLE_UTIL_PF_SET, -r, PF_FREEBSD, err, errlen);
+		return r;
+	}
+	return (int)count;
+}
+
 static bool pfw_resync_needed(const struct table_writer *t)
 {
 	return t->replace_only && t->pending > 0;
@@ -564,4 +615,5 @@ const struct table_ops table_pf_ops = {
     .resync_needed = pfw_resync_needed,
     .stats = pfw_stats,
     .describe = pfw_describe,
+    .set_static = pfw_set_static,
 };

@@ -23,6 +23,10 @@ struct table_ops {
 	bool (*resync_needed)(const struct table_writer *w);
 	const struct table_stats *(*stats)(const struct table_writer *w);
 	const char *(*describe)(const struct table_writer *w);
+	/* table_set_static(); NULL: the writer has no static table (refused). */
+	int (*set_static)(struct table_writer *w, const struct netset *s, char *err, size_t errlen);
+	/* table_time_left(); NULL: the writer cannot tell (-EOPNOTSUPP). */
+	int (*time_left)(struct table_writer *w, const mxa_addr *a, uint32_t *left);
 };
 
 extern const struct table_ops table_ipset_ops;

@@ -105,3 +105,20 @@ const char *table_writer_name(const struct table *t)
 {
 	return t->ops->name;
 }
+
+int table_set_static(struct table *t, const struct netset *s, char *err, size_t errlen)
+{
+	if (!t->ops->set_static) {
+		snprintf(err, errlen,
+		         "%s: this table writer cannot hold the allow lists (allow, allow-file) "
+		         "in the kernel: use table-writer ipset, nft or pf",
+		         t->ops->name);
+		return -ENOTSUP;
+	}
+	return t->ops->set_static(t->w, s, err, errlen);
+}
+
+int table_time_left(struct table *t, const mxa_addr *a, uint32_t *left)
+{
+	return t->ops->time_left ? t->ops->time_left(t->w, a, left) : -EOPNOTSUPP;
+}

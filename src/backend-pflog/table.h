@@ -6,6 +6,15 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "netset.h"
+
+/*
+ * nft: a resync found @a's element living @timeout seconds, longer than the
+ * whitelist wants: the ruleset's renewal rule refreshed it on use, out of the
+ * daemon's sight (hybrid mode). Returns 1 when the whitelist now keeps it that
+ * long (the element stays as it is), 0 to re-time or delete it as usual.
+ */
+typedef int (*table_later_fn)(void *ctx, const mxa_addr *a, uint32_t timeout);
 
 /*
  * The kernel table that enforces the whitelist: in table mode, and beside
@@ -39,6 +48,9 @@ struct table_params {
 	 * OpenBSD's pledge("pf") allows. Ignored by ipset.
 	 */
 	bool replace_only;
+	/* nft: told of kernel renewals a resync finds (NULL: re-timed as drift). */
+	table_later_fn later;
+	void *later_ctx;
 };
 
 /* Counters since table_open(); failures here are also in table_commit()'s result. */
@@ -119,6 +131,28 @@ int table_resync(struct table *t, table_entries_fn entries, void *ctx, char *err
 bool table_resync_needed(const struct table *t);
 
 const struct table_stats *table_stats(const struct table *t);
+
+/**
+ * table_set_static() - make the writer's static tables hold exactly the
+ * networks of @s (the allow lists; NULL or empty: none), without a timeout:
+ * nft sets allow4/allow6 (flags interval) in the same table, ipset sets
+ * mx-static/mx-static6 (hash:net, created when missing), pf table
+ * <mx-static>. The ruleset accepts their members before it drops strangers.
+ * Called at start and after each reload. nft and pf replace the contents in
+ * one transaction; ipset flushes and refills in one batch. Returns the number
+ * of networks written, or a negative errno with a reason naming the fix in
+ * @err; -ENOTSUP when the writer has no static table.
+ */
+int table_set_static(struct table *t, const struct netset *s, char *err, size_t errlen);
+
+/**
+ * table_time_left() - the remaining seconds of @a's element in the kernel (@a
+ * masked as for table_add()), read now: how a daemon learns of the renewals
+ * the ruleset made by itself. Returns 1 with *@left, 0 when there is no such
+ * element or it has no timeout (the administrator's), -EOPNOTSUPP when the
+ * writer cannot tell (ipset, pf, nft interval sets), or another -errno.
+ */
+int table_time_left(struct table *t, const mxa_addr *a, uint32_t *left);
 
 /* "pf table <mx-white>", "ipset mx-white/mx-white6": for the start-up line. */
 const char *table_describe(const struct table *t);

@@ -314,7 +314,7 @@ static const struct key keys[] = {
      900,
      check_hold_time},
     {{"hold-max", 0, 0, true, false, "N", "256",
-      "hold at most N SYNs at once (below queue-maxlen; 0: no hold)"},
+      "hold at most N SYNs at once (at most half of queue-maxlen; 0: no hold)"},
      KEY_UINT,
      F(hold_max),
      0,

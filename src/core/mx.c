@@ -17,6 +17,8 @@ struct mx {
 	struct trust *trust;    /* trusted sending domains and their fake-MX members */
 	struct pending *hold;   /* held verdicts of strangers */
 	struct netset *statics; /* allow lists: accepted before the whitelist is asked */
+	mxa_time ask_at;        /* the second of ask_left (sink->table_deadline questions) */
+	uint32_t ask_left;
 };
 
 static int params_check(const struct mx_params *p)
@@ -114,6 +116,8 @@ static void count_end(struct mx *mx, const struct wl_entry *e, enum mx_removal w
 		mx->sink.removed(mx->sink.ctx, e, why);
 }
 
+static int table_ask(struct mx *mx, const struct wl_entry *e, mxa_time now);
+
 mxa_time mx_expire(struct mx *mx, mxa_time now)
 {
 	struct wl_entry e;
@@ -124,8 +128,17 @@ mxa_time mx_expire(struct mx *mx, mxa_time now)
 	 * every lookup, so the rest can go at the next packet or tick.
 	 */
 	while (n < MX_EXPIRE_MAX && whitelist_pop_expired(mx->wl, now, &e)) {
-		count_end(mx, &e, MX_REMOVED_EXPIRED);
+		int r = table_ask(mx, &e, now);
+
 		n++;
+		if (r < 0) {
+			/* No questions left this second: back in (a slot was just freed), due
+			 * still. */
+			(void)whitelist_put(mx->wl, &e, NULL);
+			break;
+		}
+		if (r == 0)
+			count_end(mx, &e, MX_REMOVED_EXPIRED);
 	}
 	for (n = 0; n < MX_EXPIRE_MAX && whitelist_pop_expired(mx->neg, now, NULL); n++)
 		;
@@ -199,23 +212,49 @@ static void fake_hit(struct mx *mx, const mxa_addr *src, const mxa_addr *dst, mx
 		ask_resolve(mx, src, &e.addr, again, now);
 }
 
-/* A renewal on use moves the deadline by at least this much (or renew_time / 2) to be reported. */
+/* A renewal is reported when the deadline crosses a multiple of this (or of renew_time / 2). */
 #define MX_RENEW_REPORT_STEP 3600
+
+static int64_t report_step(const struct mx *mx)
+{
+	int64_t half = mx->p.renew_time / 2;
+
+	return half < 1 ? 1 : half < MX_RENEW_REPORT_STEP ? half : MX_RENEW_REPORT_STEP;
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+	return a / b - (a % b < 0);
+}
+
+/*
+ * Whether a renewal from deadline @before to @after is reported. Each report
+ * gives the sinks the deadline of the moment, and one goes out whenever the
+ * deadline enters the next step: so the last reported deadline lies in the
+ * same step as the real one, less than a step behind it, with no memory of
+ * its own per entry (a slot has no room left: whitelist.c).
+ */
+static bool report_due(const struct mx *mx, mxa_time before, mxa_time after)
+{
+	int64_t step = report_step(mx);
+
+	return floor_div(after, step) != floor_div(before, step);
+}
 
 /*
  * Renewal on use: an accepted real-MX connection of the live entry for @key
  * records the use (a used entry is evicted only after every unused one) and,
  * with renew_time, keeps the entry live at least renew_time from @now. The
- * sink hears of it (log line, kernel table) on the entry's first use and
- * then only when the deadline moved by MX_RENEW_REPORT_STEP or half of
- * renew_time, whichever is less: a busy sender's stream of connections is
- * not a stream of reports. False when the entry is absent or expired.
+ * sink hears of it (log line, kernel table, Redis) on the entry's first use
+ * and then when the deadline crosses a step (report_due()): a busy sender's
+ * stream of connections is not a stream of reports, and the sinks are never
+ * a step behind. False when the entry is absent or expired.
  */
 static bool renew_on_use(struct mx *mx, const mxa_addr *key, mxa_time now)
 {
 	uint32_t r = mx->p.renew_time;
-	int64_t step = r / 2 < MX_RENEW_REPORT_STEP ? r / 2 : MX_RENEW_REPORT_STEP, moved;
 	struct wl_entry before, e;
+	int64_t moved;
 
 	/* Looked up twice: the second lookup finds the cache lines the first one fetched. */
 	if (!whitelist_lookup(mx->wl, key, now, &before))
@@ -223,9 +262,96 @@ static bool renew_on_use(struct mx *mx, const mxa_addr *key, mxa_time now)
 	/* A manual entry keeps the lifetime the administrator gave it: its use is recorded only. */
 	moved = whitelist_use(mx->wl, key, now,
 	                      r && before.reason != WL_REASON_MANUAL ? now + r : 0, &e);
-	if (moved > 0 && (!before.used || moved >= step) && mx->sink.added)
+	if (moved > 0 && (!before.used || report_due(mx, before.deadline, e.deadline)) &&
+	    mx->sink.added)
 		mx->sink.added(mx->sink.ctx, &e, true, NULL, now);
 	return true;
+}
+
+/*
+ * A renewal the kernel table made by itself (mx.h, MX_TABLE_ASK_MAX): the
+ * deadline entry @e takes from the kernel's @k, or 0 when it does not follow.
+ */
+static mxa_time table_deadline_of(const struct mx *mx, const struct wl_entry *e, mxa_time k,
+                                  mxa_time now)
+{
+	if (!mx->p.renew_time || e->reason == WL_REASON_MANUAL)
+		return 0;
+	if (k > now + mx->p.renew_time) /* no renewal rule gives more */
+		k = now + mx->p.renew_time;
+	return k > now && k > e->deadline + MX_TABLE_SLACK ? k : 0;
+}
+
+/*
+ * @e follows the kernel's @deadline (table_deadline_of()) as after a use at
+ * @now. @e is live in the whitelist, or (@taken_out) was taken out of it,
+ * past its deadline, and goes back in. False when that failed.
+ */
+static bool table_follow(struct mx *mx, const struct wl_entry *e, mxa_time deadline, mxa_time now,
+                         bool taken_out)
+{
+	struct wl_entry after;
+
+	if (taken_out) {
+		after = *e;
+		after.deadline = deadline;
+		after.used = true;
+		after.last_use = now;
+		/* Cannot fail nor evict: the slot it left is free. */
+		if (whitelist_put(mx->wl, &after, NULL) < 0)
+			return false;
+	} else if (whitelist_use(mx->wl, &e->addr, now, deadline, &after) <= 0) {
+		return false;
+	}
+	mx->stats.table_renewed++;
+	/* Past its deadline, the sinks with expiry of their own (Redis) may have dropped it. */
+	if ((!e->used || e->deadline <= now || report_due(mx, e->deadline, after.deadline)) &&
+	    mx->sink.added)
+		mx->sink.added(mx->sink.ctx, &after, true, NULL, now);
+	hold_release(mx, &e->addr, now);
+	return true;
+}
+
+/*
+ * Before the due entry @e (taken out of the whitelist) expires: did the kernel
+ * renew it? 1 when it follows the kernel (back in), 0 to expire it, -1 when
+ * the questions of this second are used up (put it back and wait).
+ */
+static int table_ask(struct mx *mx, const struct wl_entry *e, mxa_time now)
+{
+	mxa_time k;
+
+	if (!mx->sink.table_deadline || !mx->p.renew_time || e->reason == WL_REASON_MANUAL)
+		return 0;
+	if (mx->ask_at != now) {
+		mx->ask_at = now;
+		mx->ask_left = MX_TABLE_ASK_MAX;
+	}
+	if (!mx->ask_left)
+		return -1;
+	k = mx->sink.table_deadline(mx->sink.ctx, e, now);
+	if (k < 0)
+		return 0; /* no table to ask: nothing spent */
+	mx->ask_left--;
+	k = table_deadline_of(mx, e, k, now);
+	return k && table_follow(mx, e, k, now, true) ? 1 : 0;
+}
+
+int mx_table_renewed(struct mx *mx, const mxa_addr *key, mxa_time deadline, mxa_time now)
+{
+	struct wl_entry e;
+	bool due;
+
+	if (!whitelist_get(mx->wl, key, &e))
+		return 0;
+	deadline = table_deadline_of(mx, &e, deadline, now);
+	if (!deadline)
+		return 0;
+	/* Due but not removed yet (expiry is bounded): taken out and put back renewed. */
+	due = e.deadline <= now;
+	if (due)
+		whitelist_del(mx->wl, key, NULL);
+	return table_follow(mx, &e, deadline, now, due) ? 1 : 0;
 }
 
 /* Allow lists: a client of a static network is accepted at once (counted, reported). */
@@ -350,6 +476,7 @@ size_t mx_resolved(struct mx *mx, const mxa_addr *client, const char *name, cons
 	mxa_addr ckey;
 	bool confirmed = false;
 	size_t added = 0;
+	mxa_time sdeadline;
 
 	mx_expire(mx, now);
 	key_of(mx, &ckey, client);
@@ -369,6 +496,12 @@ size_t mx_resolved(struct mx *mx, const mxa_addr *client, const char *name, cons
 	}
 	if (ce.reason == WL_REASON_FAKE_MX)
 		member_learn(mx, client, &ckey, name, ce.deadline, now);
+	/*
+	 * Siblings take the client's deadline, but at most whitelist-time: a client renewed on
+	 * use earned its lifetime by its own connections, its siblings have not yet.
+	 */
+	sdeadline = ce.deadline < now + mx->p.whitelist_time ? ce.deadline
+	                                                     : now + mx->p.whitelist_time;
 	for (size_t i = 0; i < n && added < mx->p.rdns_max; i++) {
 		bool existed;
 
@@ -376,11 +509,10 @@ size_t mx_resolved(struct mx *mx, const mxa_addr *client, const char *name, cons
 		if (addr_equal(&e.addr, &ckey))
 			continue;
 		existed = whitelist_lookup(mx->wl, &e.addr, now, &old);
-		if (existed &&
-		    (old.reason != WL_REASON_RDNS_SIBLING || old.deadline >= ce.deadline))
+		if (existed && (old.reason != WL_REASON_RDNS_SIBLING || old.deadline >= sdeadline))
 			continue; /* whitelisted in its own right, or already as long */
 		e.origin = *client;
-		e.deadline = ce.deadline;
+		e.deadline = sdeadline;
 		e.reason = WL_REASON_RDNS_SIBLING;
 		if (put(mx, &e, existed, name, now) < 0)
 			break;
@@ -580,7 +712,15 @@ static enum mx_verdict stranger_hold(struct mx *mx, const mxa_addr *src, const m
 	}
 	r = pending_add(mx->hold, key, token, src, dst, now_ms);
 	if (r < 0) {
+		/*
+		 * Full: dropped at once, but the check (under its rate limit) still runs
+		 * unless one is under way, so that a trusted stranger's retransmit gets
+		 * in while a flood fills the table (counted in hold-full, not hold-nocheck).
+		 */
 		mx->stats.hold_full++;
+		if (!pending_has(mx->hold, key) && stranger_checkable(mx, key, now) &&
+		    mx->sink.check(mx->sink.ctx, src) >= 0)
+			mx->stats.stranger_checks++;
 		return real_attempt(mx, src, dst, now);
 	}
 	/* Held for a peer only: no lookup of ours, the peer's entry or the deadline decides. */
@@ -861,6 +1001,17 @@ int mx_restore(struct mx *mx, const struct wl_entry *e, mxa_time now)
 
 /* ---- peers (shared whitelist: another mxallowd's entries) ---- */
 
+uint32_t mx_lifetime_max(const struct mx *mx)
+{
+	uint32_t m = MX_MANUAL_TTL_MAX;
+
+	if (mx->p.whitelist_time > m)
+		m = mx->p.whitelist_time;
+	if (mx->p.renew_time > m)
+		m = mx->p.renew_time;
+	return m;
+}
+
 int mx_peer_add(struct mx *mx, const mxa_addr *addr, const mxa_addr *origin, mxa_time deadline,
                 mxa_time now)
 {
@@ -870,6 +1021,8 @@ int mx_peer_add(struct mx *mx, const mxa_addr *addr, const mxa_addr *origin, mxa
 
 	if (deadline <= now)
 		return 0;
+	if (deadline - now > (mxa_time)mx_lifetime_max(mx))
+		deadline = now + (mxa_time)mx_lifetime_max(mx);
 	key_of(mx, &e.addr, addr);
 	mx_expire(mx, now);
 	existed = whitelist_lookup(mx->wl, &e.addr, now, &old);

@@ -86,6 +86,8 @@ struct mx_stats {
 	uint64_t trust_members;   /* registrable domains with a fake-MX member now */
 	uint64_t member_generic;  /* fake-MX clients whose names cannot vouch (generic, excluded) */
 	uint64_t static_hits;     /* real-MX connections accepted by a static network (allow) */
+	/* Renewals on use the kernel table made by itself (its renewal rule), learnt from it. */
+	uint64_t table_renewed;
 };
 
 /*
@@ -137,6 +139,15 @@ struct mx_sink {
 	 * decided() hears of it as MX_ALLOW). */
 	void (*accepted_static)(void *ctx, const mxa_addr *src, const mxa_addr *dst,
 	                        const struct netset_net *net);
+	/*
+	 * The kernel table's deadline for @e's element, asked before @e expires
+	 * (with renew_time on; not for manual entries): a kernel that accepts
+	 * set members by itself (hybrid mode) renews them by its own rule, out of
+	 * the core's sight. Returns that deadline, 0 when the element is absent
+	 * or not the daemon's, or -1 when there is no table to ask (no I/O was
+	 * done). At most MX_TABLE_ASK_MAX questions a second.
+	 */
+	mxa_time (*table_deadline)(void *ctx, const struct wl_entry *e, mxa_time now);
 };
 
 struct mx_params {
@@ -149,8 +160,11 @@ struct mx_params {
 	 * Renewal on use, seconds; 0: off (mxallowd 1.9). Each accepted real-MX
 	 * connection keeps its entry live at least this long from then (never
 	 * shorter than it was). Reported through sink.added(renewed = true) with
-	 * e->used set and e->last_use == now, on the entry's first use and when
-	 * the deadline moved by an hour or renew_time / 2, whichever is less.
+	 * e->used set and e->last_use == now, on the entry's first use and then
+	 * whenever the deadline crosses a multiple of the report step (an hour or
+	 * renew_time / 2, whichever is less, counted on the core's clock): the
+	 * deadline the sinks last heard (kernel table, Redis) is always less than
+	 * one step behind the real one, however often the sender comes.
 	 */
 	uint32_t renew_time;
 	/*
@@ -221,6 +235,30 @@ void mx_rdns_failed(struct mx *mx, const mxa_addr *client, enum mx_rdns_failure 
  */
 #define MX_EXPIRE_MAX 4096
 mxa_time mx_expire(struct mx *mx, mxa_time now);
+
+/*
+ * Renewals the kernel table made itself. A ruleset that accepts set members
+ * in the kernel (hybrid mode) renews them there on use (nft `update @set {
+ * ip saddr timeout N }`); the core learns of it by asking sink->table_deadline
+ * before an entry expires (at most MX_TABLE_ASK_MAX a second: due entries
+ * beyond that wait, absent for lookups, for the next second) and from table
+ * resyncs (mx_table_renewed()). A kernel deadline more than MX_TABLE_SLACK
+ * seconds later than the entry's counts as a use at @now: the entry joins the
+ * used class and takes that deadline (at most renew_time from now), reported
+ * as a renewal on use. Manual entries keep their ttl; with renew_time 0
+ * nothing is learnt.
+ */
+#define MX_TABLE_ASK_MAX 512
+#define MX_TABLE_SLACK   2
+
+/**
+ * mx_table_renewed() - the kernel table holds @key's element until @deadline
+ * (a table resync read it). An entry that is live, or past its deadline but not
+ * removed yet, follows it as said above. Returns 1 when the entry now lives
+ * until @deadline (or renew_time from @now), 0 when nothing changed (no entry,
+ * a manual one, renewal off, a deadline not later).
+ */
+int mx_table_renewed(struct mx *mx, const mxa_addr *key, mxa_time deadline, mxa_time now);
 
 const struct mx_stats *mx_stats(const struct mx *mx);
 const struct whitelist *mx_whitelist(const struct mx *mx);
@@ -370,11 +408,20 @@ int mx_restore(struct mx *mx, const struct wl_entry *e, mxa_time now);
  * sees them, held packets of the client go in.
  */
 
+/*
+ * The longest lifetime this host gives an entry of its own: the largest of
+ * whitelist-time, renew-time and MX_MANUAL_TTL_MAX (mxallowctl add --ttl).
+ * A peer's entry never lives longer here: a peer with a wrong clock, or one
+ * that lies, cannot whitelist an address for ever.
+ */
+uint32_t mx_lifetime_max(const struct mx *mx);
+
 /**
  * mx_peer_add() - a peer whitelisted @addr's key until @deadline (this
- * clock): an entry with reason peer and @origin (the peer's name, see
- * syncwire_origin_from_node()). A key already live at least as long is left
- * as it is; a shorter one becomes the peer's entry.
+ * clock, limited to now + mx_lifetime_max()): an entry with reason peer and
+ * @origin (the peer's name, see syncwire_origin_from_node()). A key already
+ * live at least as long is left as it is; a shorter one becomes the peer's
+ * entry.
  * Returns 1 when put (new or extended), 0 when nothing changed (expired or
  * already as long), -ENOMEM.
  */

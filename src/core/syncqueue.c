@@ -111,6 +111,17 @@ bool syncq_pop(struct syncq *q, struct syncq_item *out)
 	return true;
 }
 
+bool syncq_find(const struct syncq *q, const mxa_addr *key, enum syncq_kind *kind)
+{
+	size_t i = find(q, key);
+
+	if (!q->index[i])
+		return false;
+	if (kind)
+		*kind = q->ring[q->index[i] - 1].kind;
+	return true;
+}
+
 void syncq_clear(struct syncq *q)
 {
 	struct syncq_item it;

@@ -42,6 +42,8 @@ enum syncq_result syncq_push(struct syncq *q, const mxa_addr *key, enum syncq_ki
                              uint64_t now_us);
 /* The oldest item; false when empty. */
 bool syncq_pop(struct syncq *q, struct syncq_item *out);
+/* True when @key waits in the queue, with its kind in *@kind (may be NULL). */
+bool syncq_find(const struct syncq *q, const mxa_addr *key, enum syncq_kind *kind);
 /* Drops everything (counted as dropped: DEL items only, PUT items are re-sent anyway). */
 void syncq_clear(struct syncq *q);
 

@@ -39,12 +39,18 @@ static bool masked(const mxa_addr *a, unsigned bits)
 
 int syncwire_format(const struct syncwire_msg *m, char *buf, size_t len)
 {
-	static const char *const kinds[] = {"entry", "add", "del"};
+	static const char *const kinds[] = {"entry", "add", "del", "hello"};
 	char a[ADDR_STRLEN], o[ADDR_STRLEN];
 	int n;
 
-	if ((unsigned)m->kind > SYNCWIRE_DEL || !syncwire_node_ok(m->node) ||
-	    m->bits > max_bits(&m->addr) || !masked(&m->addr, m->bits))
+	if ((unsigned)m->kind > SYNCWIRE_HELLO || !syncwire_node_ok(m->node))
+		return -EINVAL;
+	if (m->kind == SYNCWIRE_HELLO) {
+		n = snprintf(buf, len, "v1 hello node=%s id=%016" PRIx64 " t=%" PRIu64, m->node,
+		             m->id, m->t_us);
+		return n < 0 || (size_t)n >= len ? -EINVAL : n;
+	}
+	if (m->bits > max_bits(&m->addr) || !masked(&m->addr, m->bits))
 		return -EINVAL;
 	addr_format(&m->addr, a);
 	if (m->kind == SYNCWIRE_DEL)
@@ -122,6 +128,23 @@ static bool num(const char *s, uint64_t max, uint64_t *out)
 	return true;
 }
 
+/* Exactly 16 lower-case hexadecimal digits. */
+static bool hex16(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t n = 0;
+
+	for (; s[n]; n++) {
+		char ch = s[n];
+
+		if (n == 16 || !((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')))
+			return false;
+		v = v << 4 | (uint64_t)(ch <= '9' ? ch - '0' : ch - 'a' + 10);
+	}
+	*out = v;
+	return n == 16;
+}
+
 /* A canonical address: formatting it again gives the same text. */
 static bool canonical_addr(const char *s, mxa_addr *a)
 {
@@ -185,16 +208,23 @@ int syncwire_parse(const char *s, size_t len, struct syncwire_msg *m, char *why,
 		m->kind = SYNCWIRE_ADD, c.p += 4;
 	else if (c.end - c.p >= 4 && memcmp(c.p, "del ", 4) == 0)
 		m->kind = SYNCWIRE_DEL, c.p += 4;
+	else if (c.end - c.p >= 6 && memcmp(c.p, "hello ", 6) == 0)
+		m->kind = SYNCWIRE_HELLO, c.p += 6;
 	else
-		return bad(&c, "neither entry, add nor del");
+		return bad(&c, "neither entry, add, del nor hello");
 	if (field(&c, "node", v, sizeof(v)) < 0)
 		return -EINVAL;
 	if (!syncwire_node_ok(v))
 		return bad(&c, "node is not 1 to 63 letters, digits, '.', '-', '_'");
 	memcpy(m->node, v, strlen(v) + 1);
-	if (parse_net(&c, m) < 0)
+	if (m->kind == SYNCWIRE_HELLO) {
+		if (field(&c, "id", v, sizeof(v)) < 0)
+			return -EINVAL;
+		if (!hex16(v, &m->id))
+			return bad(&c, "id is not 16 hexadecimal digits");
+	} else if (parse_net(&c, m) < 0)
 		return -EINVAL;
-	if (m->kind != SYNCWIRE_DEL) {
+	if (m->kind == SYNCWIRE_ENTRY || m->kind == SYNCWIRE_ADD) {
 		char o[ADDR_STRLEN + 1];
 
 		if (parse_reason(&c, m) < 0 || field(&c, "origin", o, sizeof(o)) < 0)
@@ -230,6 +260,63 @@ int syncwire_key(const char *prefix, const mxa_addr *addr, unsigned bits, char *
 		return -EINVAL;
 	n = snprintf(buf, len, "%se:%s/%u", prefix, addr_format(addr, a), bits);
 	return n < 0 || (size_t)n >= len ? -EINVAL : n;
+}
+
+int syncwire_key_parse(const char *prefix, const char *key, size_t len, mxa_addr *addr,
+                       unsigned *bits)
+{
+	size_t pl = strlen(prefix);
+	char rest[ADDR_STRLEN + 8], *slash;
+	uint64_t b;
+
+	if (len < pl + 2 || memcmp(key, prefix, pl) != 0 || memcmp(key + pl, "e:", 2) != 0)
+		return -EINVAL;
+	key += pl + 2;
+	len -= pl + 2;
+	if (len >= sizeof(rest) || memchr(key, 0, len))
+		return -EINVAL;
+	memcpy(rest, key, len);
+	rest[len] = 0;
+	slash = strchr(rest, '/');
+	if (!slash)
+		return -EINVAL;
+	*slash = 0;
+	if (!canonical_addr(rest, addr) || !num(slash + 1, max_bits(addr), &b) ||
+	    !masked(addr, (unsigned)b))
+		return -EINVAL;
+	*bits = (unsigned)b;
+	return 0;
+}
+
+int64_t syncwire_lifetime(int64_t deadline, int64_t now, int64_t ttl_ms, int64_t max,
+                          int64_t *skew_s)
+{
+	int64_t left = deadline - now, life;
+
+	*skew_s = 0;
+	if (ttl_ms >= 0) {
+		life = ttl_ms / 1000 + (ttl_ms % 1000 ? 1 : 0); /* the key's own end */
+		if (left - life > SYNCWIRE_SKEW_TOLERANCE_S ||
+		    life - left > SYNCWIRE_SKEW_TOLERANCE_S)
+			*skew_s = left - life;
+	} else {
+		life = left;
+		if (left < -SYNCWIRE_SKEW_TOLERANCE_S)
+			*skew_s = left;
+	}
+	if (life > max) {
+		if (ttl_ms < 0 || *skew_s == 0)
+			*skew_s = life - max;
+		life = max;
+	}
+	return life > 0 ? life : 0;
+}
+
+int64_t syncwire_lag_us(uint64_t t_us, uint64_t now_us, uint64_t max_us)
+{
+	if (t_us > now_us)
+		return t_us - now_us > 1000000u ? -1 : 0;
+	return now_us - t_us > max_us ? -1 : (int64_t)(now_us - t_us);
 }
 
 void syncwire_origin_from_node(mxa_addr *origin, const char *node)

@@ -22,3 +22,10 @@ int trust_psl_registrable(const void *psl, const char *name, char *out, size_t l
 	(void)len;
 	return -ENOTSUP;
 }
+
+int trust_psl_is_suffix(const void *psl, const char *name)
+{
+	(void)psl;
+	(void)name;
+	return -ENOTSUP;
+}

@@ -35,3 +35,11 @@ int trust_psl_registrable(const void *psl, const char *name, char *out, size_t l
 	memcpy(out, d, strlen(d) + 1);
 	return 0;
 }
+
+int trust_psl_is_suffix(const void *psl, const char *name)
+{
+	if (!psl)
+		return -ENOTSUP;
+	/* Both sections (ICANN and private), and the "*" rule: as psl_registrable_domain(). */
+	return psl_is_public_suffix(psl, name) ? 1 : 0;
+}

@@ -17,3 +17,6 @@ void trust_psl_release(void *psl);
  * -ENOTSUP (@psl NULL).
  */
 int trust_psl_registrable(const void *psl, const char *name, char *out, size_t len);
+
+/* @name (lower case, no trailing dot) is a public suffix: 1, 0, or -ENOTSUP (@psl NULL). */
+int trust_psl_is_suffix(const void *psl, const char *name);

@@ -79,15 +79,29 @@ size_t trust_trusted_count(const struct trust *t);
  */
 int trust_registrable(const struct trust *t, const char *name, char *out, size_t len);
 
-/*
- * @name embeds address @a: for IPv4 its four numbers in order or reversed
- * with one separator between them (192-0-2-34, 34.2.0.192, 192_000_002_034),
- * zero-padded into twelve digits, as one decimal number, or as eight hex
- * digits (c0000222); for IPv6 the 32 nibbles in order or reversed (whatever
- * separates them), or a label whose dashes read as colons give the address
- * (2001-db8--34, also after a prefix: ip6-2001-db8--34). Case-insensitive.
+/**
+ * trust_is_generic() - @name looks like an ISP's name for a customer line of
+ * @a (case-insensitive; docs/trust.md lists the forms):
+ *  - IPv4: three of the four numbers as digit runs of their own, anywhere and
+ *    in any order (34.red-88-12-5, host-0-2-34); twelve zero-padded digits;
+ *    one decimal number; eight hex digits, also without the leading zero and
+ *    whatever separates the bytes (p50a1f22, c0-00-02-22);
+ *  - IPv6: the 32 nibbles in order or reversed, the 16 of its /64, or hex
+ *    groups with dashes for colons giving the address or its /64 anywhere in
+ *    the name (x2001-db8--31, 2001-db8--31-dyn, 2a02-8108-1c0-1234);
+ *    NAT64 addresses (64:ff9b::/96) as their IPv4 address;
+ *  - a pool word (dyn, pool, dsl, cust, hsd1, host34 ...) as a label or a
+ *    part of one between dashes, in the labels before the registrable domain
+ *    (from @t's PSL; with @t NULL or no PSL, before the last two labels).
  */
-bool trust_is_generic(const char *name, const mxa_addr *a);
+bool trust_is_generic(const struct trust *t, const char *name, const mxa_addr *a);
+
+/*
+ * @domain is a public suffix (com, co.uk, and the PSL's private entries such
+ * as blogspot.com): as a trust-domain it would trust every domain under it.
+ * Without PSL data only a single label (a top-level domain) is one.
+ */
+bool trust_is_public_suffix(const struct trust *t, const char *domain);
 
 /* @name matches one of the domain-trust-exclude globs (fnmatch, case-insensitive). */
 bool trust_is_excluded(const struct trust *t, const char *name);

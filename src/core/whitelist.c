@@ -343,6 +343,16 @@ bool whitelist_lookup(const struct whitelist *wl, const mxa_addr *a, mxa_time no
 	return true;
 }
 
+bool whitelist_get(const struct whitelist *wl, const mxa_addr *a, struct wl_entry *out)
+{
+	const struct slot *s = find_slot(wl, a);
+
+	if (!s)
+		return false;
+	slot_to_entry(wl, s, out);
+	return true;
+}
+
 /* Removes slot number @s, moving the last slot into its place. */
 static void remove_slot(struct whitelist *wl, uint32_t s)
 {

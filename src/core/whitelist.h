@@ -69,6 +69,9 @@ size_t whitelist_memory(const struct whitelist *wl);
 bool whitelist_lookup(const struct whitelist *wl, const mxa_addr *a, mxa_time now,
                       struct wl_entry *out);
 
+/* The entry for @a, live or past its deadline but not removed yet; false when absent. */
+bool whitelist_get(const struct whitelist *wl, const mxa_addr *a, struct wl_entry *out);
+
 /**
  * whitelist_put() - insert @e, or replace the fields of the entry for e->addr
  * (keeping its last use). A new entry with e->used set keeps e->last_use (at

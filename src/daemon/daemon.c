@@ -56,6 +56,12 @@ uint64_t daemon_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/*
+ * Hybrid mode: fake-MX writes sent before their verdict, at most this many a
+ * second (each is a netlink transaction); beyond, a flood's go with the batch.
+ */
+#define FAKE_COMMITS_PER_SECOND 200
+
 /* A SYN the core holds (a stranger being checked) gets its verdict later, by packet id. */
 static enum nfqueue_verdict judge(void *ctx, uint32_t id, const struct packet_info *pkt)
 {
@@ -63,6 +69,16 @@ static enum nfqueue_verdict judge(void *ctx, uint32_t id, const struct packet_in
 
 	switch (mx_syn_hold(d->mx, &pkt->src, &pkt->dst, id, daemon_now_ms())) {
 	case MX_ALLOW:
+		/*
+		 * Hybrid mode: once this verdict goes out the sender hears the fake
+		 * MX's refusal and tries the real MX, where the ruleset renews its
+		 * element (renewal on use). The daemon's write of the entry must
+		 * reach the kernel first, or it would cut that renewal back to
+		 * whitelist-time: sent now rather than after the batch.
+		 */
+		if (d->table && !d->table_resyncing && mx_classify(d->mx, &pkt->dst) == MX_FAKE &&
+		    ratelimit_allow(&d->fake_commits, daemon_now()))
+			daemon_table_sync(d);
 		return NFQUEUE_ACCEPT;
 	case MX_PENDING:
 		return NFQUEUE_PENDING;
@@ -74,11 +90,30 @@ static enum nfqueue_verdict judge(void *ctx, uint32_t id, const struct packet_in
 
 int daemon_check_hold(const struct config *c, char *err, size_t errlen)
 {
-	/* hold-max is bounded below queue-maxlen when applied (daemon_apply_hold_trust()). */
-	(void)c;
-	(void)err;
-	(void)errlen;
-	return 0;
+	/* hold-max is lowered to half of queue-maxlen when applied (daemon_apply_hold_trust()). */
+	static const uint64_t no_key[2];
+	struct trust *t;
+	int r = 0;
+
+	if (c->trust_domain.n == 0)
+		return 0;
+	/* The config layer knows no PSL: a public suffix would trust every domain under it. */
+	t = trust_new(1, no_key);
+	if (!t) {
+		snprintf(err, errlen, "trust-domain: out of memory");
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < c->trust_domain.n && r == 0; i++)
+		if (trust_is_public_suffix(t, c->trust_domain.v[i].spec)) {
+			snprintf(err, errlen,
+			         "%s: trust-domain: '%s' is a public suffix: it would trust every "
+			         "domain under it; name a registered domain (such as example.%s)",
+			         c->trust_domain.v[i].origin, c->trust_domain.v[i].spec,
+			         c->trust_domain.v[i].spec);
+			r = -EINVAL;
+		}
+	trust_free(t);
+	return r;
 }
 
 /* Held SYNs take at most half the kernel queue: whitelisted clients keep the other half. */
@@ -260,7 +295,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	mx_expire(d->mx, daemon_now());
-	daemon_table_sync(d);
+	daemon_table_tick(d); /* also the pf replace that commits since the last tick left */
 	state_tick(d->state, d->mx, &d->cfg, d->wl_changes, daemon_now());
 	if (d->table && pflog_resync_due(d->table, daemon_now()))
 		daemon_table_resync(d);
@@ -404,8 +439,12 @@ static void teardown(struct daemon *d)
 	reload_free(d);
 	d->rdns = rdns_free(d->rdns);
 	/* Every held SYN gets its verdict before the queue closes. */
-	if (d->mx && d->q)
-		(void)mx_hold_flush(d->mx, daemon_now_ms());
+	if (d->mx && d->q) {
+		size_t n = mx_hold_flush(d->mx, daemon_now_ms());
+
+		if (n)
+			log_msg(LOG_NOTICE, "shutdown: %zu held SYNs dropped (hold-flushed)", n);
+	}
 	if (d->q) /* also what an earlier release left buffered */
 		(void)nfqueue_flush(d->q);
 	d->q = nfqueue_close(d->q);
@@ -536,6 +575,15 @@ static int table_entries(void *ctx, table_put_fn put, void *put_ctx)
 	return whitelist_foreach(mx_whitelist(d->mx), feed_one, &f);
 }
 
+/* A resync found a kernel renewal (the ruleset's, on use): the whitelist follows it. */
+static int table_later(void *ctx, const mxa_addr *a, uint32_t timeout)
+{
+	struct daemon *d = ctx;
+	mxa_time now = daemon_now();
+
+	return mx_table_renewed(d->mx, a, now + timeout, now);
+}
+
 /* A batch of queued SYNs: their whitelist lookups, prefetched before the judge runs. */
 static void prefetch(void *ctx, const mxa_addr *src, size_t n)
 {
@@ -587,6 +635,8 @@ static int open_backend(struct daemon *d, char *err, size_t errlen)
 		            .default_timeout = d->cfg.whitelist_time,
 		            .max_entries = d->cfg.max_entries,
 		            .replace_only = sandbox_pledges_pf(),
+		            .later = table_later,
+		            .later_ctx = d,
 		        },
 		    .entries = table_entries,
 		    .entries_ctx = d,
@@ -595,6 +645,7 @@ static int open_backend(struct daemon *d, char *err, size_t errlen)
 		d->table = pflog_open(&tp, observe, d, err, errlen);
 		if (!d->table)
 			return -EIO;
+		d->fake_commits.per_second = FAKE_COMMITS_PER_SECOND;
 	}
 	if (table_mode) {
 		struct pflog_params pp = {
@@ -615,6 +666,8 @@ static int open_backend(struct daemon *d, char *err, size_t errlen)
 		            .max_entries = d->cfg.max_entries,
 		            /* OpenBSD's pledge("pf") allows whole-table replaces only. */
 		            .replace_only = sandbox_pledges_pf(),
+		            .later = table_later,
+		            .later_ctx = d,
 		        },
 		    .entries = table_entries,
 		    .entries_ctx = d,
@@ -719,6 +772,16 @@ int daemon_main(int argc, char **argv)
 		fprintf(stderr, "mxallowd: %s\n", err);
 		teardown(&d);
 		return 1;
+	}
+	/* Table mode: the kernel alone admits, so an allow list it lacks would drop silently. */
+	if (daemon_table_static(&d, err, sizeof(err)) < 0) {
+		if (d.pf) {
+			fprintf(stderr, "mxallowd: allow lists in table mode: %s\n", err);
+			teardown(&d);
+			return 1;
+		}
+		log_msg(LOG_WARNING,
+		        "allow lists stay out of the kernel (the queue admits them): %s", err);
 	}
 	/* With the backend open: in table mode the kernel table learns the loaded entries. */
 	d.restoring = true;

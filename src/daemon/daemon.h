@@ -73,6 +73,9 @@ struct daemon {
 	struct netset *statics; /* allow lists read at start, until the core takes them */
 	struct table_errlog table_commit_errs; /* sink.c: failed table commits */
 	struct table_errlog table_resync_errs; /* sink.c: failed table resyncs */
+	/* Hybrid mode: fake-MX writes committed before their verdict (judge()), per second. */
+	struct ratelimit fake_commits;
+	bool table_resyncing; /* sink.c: a resync runs (no commit from inside it) */
 };
 
 /**
@@ -88,7 +91,7 @@ mxa_time daemon_now(void);
 uint64_t daemon_now_ms(void);
 
 /* Held verdicts and trusted domains (daemon.c). */
-/* hold-max below queue-maxlen: 0, or -EINVAL with one line in @err. */
+/* trust-domain values that are no public suffix (PSL): 0, or -EINVAL with one line in @err. */
 int daemon_check_hold(const struct config *c, char *err, size_t errlen);
 /* Applies hold-time, hold-max and the trust keys of @c to the core. 0 or -ENOMEM. */
 int daemon_apply_hold_trust(struct daemon *d, const struct config *c);
@@ -98,10 +101,17 @@ void daemon_hold_sync(struct daemon *d);
 /* sink.c */
 void daemon_sink(struct daemon *d, struct mx_sink *out);
 void daemon_table_sync(struct daemon *d);
+/* daemon_table_sync() from the 1 s tick: pf's whole-table replaces wait for it (pflog_tick()). */
+void daemon_table_tick(struct daemon *d);
 /* A failed table commit's line @err, rate-limited (a refusing table fails at every wake-up). */
 void daemon_table_error(struct daemon *d, const char *err);
 /* Table mode: reconcile the kernel table with the whitelist now. */
 void daemon_table_resync(struct daemon *d);
+/*
+ * The allow lists (mx_static()) into the kernel's static table, when there
+ * is a kernel table: at start and after a reload. 0, or -errno with @err.
+ */
+int daemon_table_static(struct daemon *d, char *err, size_t errlen);
 /* rDNS results, handed to the core. */
 void daemon_rdns_done(void *ctx, const mxa_addr *client, const char *name, const mxa_addr *addrs,
                       size_t n);

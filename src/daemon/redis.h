@@ -20,11 +20,20 @@
  * In: peers' announcements become entries with reason peer through
  * mx_peer_add()/mx_peer_del() (held SYNs of the client go in); the daemon's
  * own are ignored. Garbage is one error line (rate-limited) and a count.
+ * A peer's entry lives here at most mx_lifetime_max() (the largest of
+ * whitelist-time, renew-time and the longest mxallowctl add --ttl), and a
+ * stored one as long as its key's TTL: a deadline off by more than
+ * SYNCWIRE_SKEW_TOLERANCE_S is counted (peer-clock-skew) with a line. A
+ * load removes local peer entries whose key is gone (a deletion missed while
+ * away), unless the store was just refilled (its marker PREFIX "store" is
+ * absent or younger than 10 s). Each daemon announces a random instance id
+ * (hello): another daemon with the same node name is an error line.
  *
  * Faults: a Redis that is down, unreachable, slow (no reply for
  * REDIS_STALL_MS) or refuses the password is logged once per outage; the
  * daemon works locally and reconnects with a backoff capped at
- * REDIS_BACKOFF_MAX_MS.
+ * REDIS_BACKOFF_MAX_MS, back to REDIS_BACKOFF_MIN_MS only after a connection
+ * that got in sync; each distinct reason is logged once until then.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -53,6 +62,8 @@ struct redis_stats {
 	uint64_t lag_us;     /* the last event's delay from its change on the peer to here */
 	uint64_t lag_max_us; /* the longest since start */
 	uint64_t connected;  /* 1 while connected and subscribed */
+	uint64_t skewed;     /* peers' deadlines or times off by more than a clock can be */
+	uint64_t twins;      /* hellos of another daemon with this host's node name */
 };
 
 /**

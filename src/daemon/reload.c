@@ -189,6 +189,8 @@ static void apply(struct daemon *d, struct config *c, struct config_servers *s)
 		log_msg(LOG_NOTICE, "reload: allow lists: %zu networks (were %zu)",
 		        netset_count(statics), netset_count(mx_static(d->mx)));
 	mx_set_static(d->mx, statics);
+	if (daemon_table_static(d, allow_err, sizeof(allow_err)) < 0)
+		log_msg(LOG_ERR, "reload: allow lists: %s", allow_err);
 	/* The kernel queue first: what the hold may use depends on the length it really has. */
 	if (d->q && (c->queue_maxlen != d->cfg.queue_maxlen || c->fail_open != d->cfg.fail_open) &&
 	    nfqueue_configure(d->q, c->queue_maxlen, c->fail_open) < 0) {

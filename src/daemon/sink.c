@@ -243,6 +243,27 @@ static void sink_member(void *ctx, const mxa_addr *client, const char *name, con
 		        addr_format(client, a), name, trust_name_word(why));
 }
 
+/*
+ * Before an entry expires: the kernel element's deadline, which the ruleset's
+ * renewal rule may have moved on use (hybrid mode: the kernel accepts set
+ * members without the daemon). One netlink question (nft); -1 without I/O
+ * when the table cannot tell (no table, ipset, pf). A failed question counts
+ * as no element: the entry expires as it would have.
+ */
+static mxa_time sink_table_deadline(void *ctx, const struct wl_entry *e, mxa_time now)
+{
+	struct daemon *d = ctx;
+	uint32_t left;
+	int r;
+
+	if (!d->table)
+		return -1;
+	r = pflog_time_left(d->table, &e->addr, &left);
+	if (r == -EOPNOTSUPP)
+		return -1;
+	return r > 0 ? now + left : 0;
+}
+
 void daemon_sink(struct daemon *d, struct mx_sink *out)
 {
 	*out = (struct mx_sink){
@@ -257,6 +278,7 @@ void daemon_sink(struct daemon *d, struct mx_sink *out)
 	    .refused = sink_refused,
 	    .member = sink_member,
 	    .accepted_static = sink_accepted_static,
+	    .table_deadline = sink_table_deadline,
 	};
 }
 
@@ -300,17 +322,39 @@ void daemon_table_sync(struct daemon *d)
 		daemon_table_error(d, err);
 }
 
+int daemon_table_static(struct daemon *d, char *err, size_t errlen)
+{
+	int r;
+
+	if (!d->table)
+		return 0;
+	r = pflog_set_static(d->table, mx_static(d->mx), err, errlen);
+	return r < 0 ? r : 0;
+}
+
+void daemon_table_tick(struct daemon *d)
+{
+	char err[CONFIG_ERRLEN];
+
+	if (d->table && pflog_tick(d->table, err, sizeof(err)) < 0)
+		daemon_table_error(d, err);
+}
+
 void daemon_table_resync(struct daemon *d)
 {
 	const struct pflog_stats *s;
 	uint64_t healed;
 	char err[CONFIG_ERRLEN];
+	int r;
 
 	if (!d->table)
 		return;
 	s = pflog_stats(d->table);
 	healed = s->table_healed;
-	if (pflog_resync(d->table, daemon_now(), err, sizeof(err)) < 0) {
+	d->table_resyncing = true;
+	r = pflog_resync(d->table, daemon_now(), err, sizeof(err));
+	d->table_resyncing = false;
+	if (r < 0) {
 		table_error(&d->table_resync_errs, err);
 		return;
 	}

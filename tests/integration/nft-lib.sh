@@ -6,12 +6,21 @@
 
 NFLOG_GROUP=5
 
-# nft_rules_setup FILE SECONDS: load contrib/FILE in the server namespace, with the kernel
-# rule's own timeout for fake-MX clients set to SECONDS (the shipped files say 1h).
+# nft_rules_setup FILE SECONDS [RENEW]: load contrib/FILE in the server namespace, with the
+# kernel rule's own timeout for fake-MX clients set to SECONDS (the shipped files say 1h) and
+# the renewal-on-use rules' timeout to RENEW seconds (the shipped files say 24d); without RENEW
+# or with 0 the renewal rules are left out, as the files say to do for renew-time 0.
 nft_rules_setup() {
-	local err="$MXA_TMP/nft.err"
+	local err="$MXA_TMP/nft.err" renew=${3:-0}
 	need_cmds nft
-	sed "s/timeout 1h }/timeout ${2}s }/" "$MXA_ROOT/contrib/$1" >"$MXA_TMP/$1"
+	if [ "$renew" -gt 0 ]; then
+		sed -e "s/timeout 1h }/timeout ${2}s }/" -e "s/timeout 24d }/timeout ${renew}s }/" \
+			"$MXA_ROOT/contrib/$1" >"$MXA_TMP/$1"
+	else
+		sed -e "s/timeout 1h }/timeout ${2}s }/" -e '/update @white[46] {/d' \
+			"$MXA_ROOT/contrib/$1" >"$MXA_TMP/$1"
+	fi
+	grep -q 'timeout 1h }\|timeout 24d }' "$MXA_TMP/$1" && die "nft_rules_setup: contrib/$1 changed"
 	in_srv nft -f "$MXA_TMP/$1" 2>"$err" || skip "nft -f contrib/$1 failed: $(head -n1 "$err")"
 }
 

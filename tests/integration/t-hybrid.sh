@@ -50,6 +50,18 @@ check "start-up line says hybrid and names the sets" \
 expect_probe timeout 198.51.100.3 "$REAL4" 2
 check "the daemon dropped the stranger" log_wait 'drop src=198\.51\.100\.3 dst=192\.0\.2\.20 reason=not-whitelisted' 5
 check "the stranger is not in white4" nft_not_in_set white4 198.51.100.3
+# Another ruleset sets mxallowd's mark bit on incoming packets (VPN, CNI and routing tools use
+# fwmarks): the hybrid ruleset clears it first, so the stranger is still queued, not let in.
+in_srv nft -f - <<'NFT'
+table ip mxa_other {
+	chain pre { type filter hook prerouting priority mangle; meta mark set meta mark | 0x00100000; }
+}
+NFT
+n=$(log_count 'drop src=198\.51\.100\.3 dst=192\.0\.2\.20')
+expect_probe timeout 198.51.100.3 "$REAL4" 2
+check "a stranger whose packets carry the mark bit from another table is still dropped" \
+	wait_for 5 count_above 'drop src=198\.51\.100\.3 dst=192\.0\.2\.20' "$n"
+in_srv nft delete table ip mxa_other
 postfix_setup v4 ipv4 198.51.100.1
 check "Postfix delivers through fake then real MX" send_mail v4
 check "Postfix was refused by mx1 before mx2 took it" \

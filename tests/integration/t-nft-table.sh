@@ -81,6 +81,31 @@ check "the kernel expires 198.51.100.9 without the daemon" wait_for 25 nft_not_i
 check "and the daemon's 2001:db8:1::1" wait_for 25 nft_not_in_set white6 2001:db8:1::1
 expect_probe timeout 198.51.100.9 "$REAL4" 2
 
+section "4b. allow lists reach the kernel (sets allow4/allow6); a reload removes them"
+printf 'allow 198.51.100.4/31\nallow 2001:db8:1::4/127\n' >"$MXA_TMP/allow.conf"
+restart_log
+start_daemon -c "$MXA_TMP/allow.conf" "${ARGS[@]}" -t 20
+check "198.51.100.4/31 is in allow4" nft_in_set allow4 198.51.100.4
+expect_probe greeting 198.51.100.4 "$REAL4"
+expect_probe greeting 198.51.100.5 "$REAL4"
+expect_probe greeting 2001:db8:1::5 "$REAL6"
+check "not in white4: the static set let it in" nft_not_in_set white4 198.51.100.5
+: >"$MXA_TMP/allow.conf"
+daemon_signal HUP
+check "reload ok" log_wait 'reload ok' 10
+check "198.51.100.4 left allow4" wait_for 5 nft_not_in_set allow4 198.51.100.4
+expect_probe timeout 198.51.100.5 "$REAL4" 2
+expect_probe timeout 2001:db8:1::5 "$REAL6" 2
+stop_daemon
+# A ruleset without the static sets: allow lists would be dropped by the kernel, so no start.
+in_srv nft add table inet bare
+in_srv nft add set inet bare white4 '{ type ipv4_addr; flags timeout; }'
+in_srv nft add set inet bare white6 '{ type ipv6_addr; flags timeout; }'
+in_srv nft add set inet bare allow4 '{ type ipv4_addr; flags interval; }'
+nft_start_fails "allow lists in table mode: nft: table inet bare has no set allow6 for the allow lists" \
+	--allow 198.51.100.4/31 --backend pflog -p "nflog:$NFLOG_GROUP" --table-writer nft --nft-table bare
+in_srv nft delete table inet bare
+
 section "5. documented errors: a missing set, a set of the wrong type"
 nft_start_fails "nft: reading the set: table inet mxallowd has no set nosuch: declare it in the ruleset \(nft add set inet mxallowd nosuch '\{ type ipv4_addr; flags timeout; size [0-9]+; \}'\)" \
 	--backend pflog -p "nflog:$NFLOG_GROUP" --table-writer nft --nft-set4 nosuch

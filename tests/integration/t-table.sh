@@ -184,4 +184,22 @@ check "the stats line counts the resync" log_wait 'table-resyncs=[1-9]' 5
 stop_daemon
 check "SIGTERM: exit status 0" test "$WAIT_STATUS" -eq 0
 
+section "allow lists reach the kernel (mx-static/mx-static6); a reload removes them"
+printf 'allow 198.51.100.5/32\nallow 2001:db8:1::4/126\n' >"$MXA_TMP/allow.conf"
+restart_log
+start_daemon -c "$MXA_TMP/allow.conf" "${TABLE_ARGS[@]}" -b -t 40
+check "198.51.100.5 is in mx-static" in_set mx-static 198.51.100.5
+check "2001:db8:1::5 is in mx-static6" in_set mx-static6 2001:db8:1::5
+expect_probe greeting 198.51.100.5 "$REAL4"
+expect_probe greeting 2001:db8:1::5 "$REAL6"
+check "the allowed client is not in mx-white" not_in_set mx-white 198.51.100.5
+: >"$MXA_TMP/allow.conf"
+daemon_signal HUP
+check "reload ok" log_wait 'reload ok' 10
+check "198.51.100.5 left mx-static" wait_for 5 not_in_set mx-static 198.51.100.5
+expect_probe timeout 198.51.100.5 "$REAL4" 2
+expect_probe timeout 2001:db8:1::5 "$REAL6" 2
+stop_daemon
+check "SIGTERM: exit status 0" test "$WAIT_STATUS" -eq 0
+
 finish

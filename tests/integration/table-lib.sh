@@ -6,20 +6,28 @@
 
 NFLOG_GROUP=5
 
-# table_rules_setup [--no-renew]: ipset sets and the contrib rules, inside the server namespace
-# only. --no-renew leaves out the renewal-on-use rule, as the rules' comment says to do for a
-# daemon with renew-time 0.
+# table_rules_setup [--no-renew | --renew SECONDS]: ipset sets and the contrib rules, inside
+# the server namespace only. --no-renew leaves out the renewal-on-use rule, as the rules' comment
+# says to do for a daemon with renew-time 0; --renew sets that rule's --timeout to SECONDS, as
+# it says to do for a renew-time below 2147483 (the shipped value).
 table_rules_setup() {
-	local err="$MXA_TMP/table-rules.err" filter=cat
-	[ "${1:-}" = --no-renew ] && filter="grep -v -- --match-set.*-j.SET.--add-set"
+	local err="$MXA_TMP/table-rules.err" filter=(cat)
+	case ${1:-} in
+	--no-renew) filter=(grep -v -- '--match-set.*-j.SET.--add-set') ;;
+	--renew) filter=(sed -e "/--match-set mx-white6\{0,1\} src -j SET --add-set/s/--timeout [0-9]*/--timeout $2/") ;;
+	esac
 	need_cmds ipset iptables-restore ip6tables-restore
 	in_srv ipset create mx-white hash:net family inet timeout 3600 maxelem 131072 -exist 2>"$err" ||
 		skip "ipset create failed: $(head -n1 "$err")"
 	in_srv ipset create mx-white6 hash:net family inet6 timeout 3600 maxelem 131072 -exist 2>"$err" ||
 		skip "ipset create failed: $(head -n1 "$err")"
-	$filter "$MXA_ROOT/contrib/nflog-ipset.rules" | in_srv iptables-restore --noflush 2>"$err" ||
+	# The allow lists' sets, named by the rules (mxallowd fills them).
+	in_srv ipset create mx-static hash:net family inet -exist 2>"$err" &&
+		in_srv ipset create mx-static6 hash:net family inet6 -exist 2>"$err" ||
+		skip "ipset create failed: $(head -n1 "$err")"
+	"${filter[@]}" "$MXA_ROOT/contrib/nflog-ipset.rules" | in_srv iptables-restore --noflush 2>"$err" ||
 		skip "iptables-restore of contrib/nflog-ipset.rules failed: $(head -n1 "$err")"
-	$filter "$MXA_ROOT/contrib/nflog-ipset6.rules" | in_srv ip6tables-restore --noflush 2>"$err" ||
+	"${filter[@]}" "$MXA_ROOT/contrib/nflog-ipset6.rules" | in_srv ip6tables-restore --noflush 2>"$err" ||
 		skip "ip6tables-restore of contrib/nflog-ipset6.rules failed: $(head -n1 "$err")"
 }
 

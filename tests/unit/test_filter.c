@@ -3,7 +3,8 @@
  * The default capture filter, compiled by this system's libpcap for every
  * link type the daemon captures live with a filter, and run over IPv4 and
  * IPv6 SYNs: a filter that drops IPv6 SYNs loses every IPv6 client without a
- * trace. NFLOG takes no filter: the code must refuse one.
+ * trace (the filter before this one did so on pflog0). NFLOG takes no
+ * filter: the code must refuse one.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -36,6 +37,21 @@ static size_t w_pflog_freebsd(uint8_t *p, const char *src, const char *dst, uint
                               uint8_t flags)
 {
 	return fx_pflog(p, FX_FREEBSD, 1, 1, src, dst, 40000, dport, flags);
+}
+
+/*
+ * pflog0 writes its own system's address family numbers: an IPv6 record's af
+ * byte is this host's AF_INET6, the one libpcap's `ip6` compares with. This
+ * runs the IPv6 cases on every system, Linux included.
+ */
+static size_t w_pflog_host(uint8_t *p, const char *src, const char *dst, uint16_t dport,
+                           uint8_t flags)
+{
+	size_t n = fx_pflog(p, FX_OPENBSD, 1, 1, src, dst, 40000, dport, flags);
+
+	if (strchr(src, ':'))
+		p[1] = p[62] = AF_INET6; /* af and naf */
+	return n;
 }
 
 static size_t w_ether(uint8_t *p, const char *src, const char *dst, uint16_t dport, uint8_t flags)
@@ -85,6 +101,8 @@ static const struct link_case cases[] = {
     {"pflog (OpenBSD layout)", DLT_PFLOG, LINK_PFLOG, w_pflog_openbsd, true, true, 24, false},
     {"pflog (FreeBSD layout)", DLT_PFLOG, LINK_PFLOG, w_pflog_freebsd, true, true, 28,
      FREEBSD_LAYOUT_FOREIGN},
+    {"pflog (this system's af numbers)", DLT_PFLOG, LINK_PFLOG, w_pflog_host, true, true, AF_INET6,
+     false},
     {"ethernet", DLT_EN10MB, LINK_EN10MB, w_ether, true, true, 0},
     {"raw", DLT_RAW, LINK_RAW, w_raw, true, true, 0},
 #ifdef DLT_IPV4
@@ -164,6 +182,36 @@ static void test_default_filter(void **state)
 		pcap_freecode(&prog);
 		pcap_close(p);
 	}
+}
+
+/*
+ * The filter of mxallowd before this one, `tcp dst port 25 and tcp[13] &
+ * 0x12 = 0x02`: libpcap compiles tcp[13] for IPv4 only, so on pflog0 it let
+ * no IPv6 SYN through and every IPv6 client went unseen, without a trace.
+ * The default filter must let the same record through.
+ */
+#define OLD_FILTER "tcp dst port 25 and tcp[13] & 0x12 = 0x02"
+
+static void test_old_filter_lost_pflog_ipv6(void **state)
+{
+	const struct link_case c = {"pflog", DLT_PFLOG, LINK_PFLOG, w_pflog_host,
+	                            true,    true,      AF_INET6,   false};
+	struct bpf_program old, def;
+	pcap_t *p;
+
+	(void)state;
+	p = pcap_open_dead(DLT_PFLOG, 1024);
+	assert_non_null(p);
+	assert_int_equal(pcap_compile(p, &old, OLD_FILTER, 1, PCAP_NETMASK_UNKNOWN), 0);
+	assert_int_equal(pcap_compile(p, &def, capture_default_filter(), 1, PCAP_NETMASK_UNKNOWN),
+	                 0);
+	assert_true(passes(&old, &c, "198.51.100.1", "192.0.2.10", 25, FX_SYN));
+	assert_false(passes(&old, &c, "2001:db8:1::1", "2001:db8::10", 25, FX_SYN));
+	assert_true(passes(&def, &c, "198.51.100.1", "192.0.2.10", 25, FX_SYN));
+	assert_true(passes(&def, &c, "2001:db8:1::1", "2001:db8::10", 25, FX_SYN));
+	pcap_freecode(&old);
+	pcap_freecode(&def);
+	pcap_close(p);
 }
 
 static char *tmp_path(void)
@@ -257,6 +305,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_default_filter),
+	    cmocka_unit_test(test_old_filter_lost_pflog_ipv6),
 	    cmocka_unit_test(test_default_filter_capture),
 	    cmocka_unit_test(test_nflog_refuses_filter),
 	};

@@ -702,6 +702,24 @@ static void test_expire_is_bounded(void **state)
 	mx_free(mx);
 }
 
+/* Siblings of a client renewed on use get whitelist-time, not the client's long renewal. */
+static void test_siblings_of_a_renewed_client(void **state)
+{
+	struct fixture *f = *state;
+	struct mx *mx;
+	const char *addrs[] = {"198.51.100.1", "198.51.100.2"};
+
+	f->p.whitelist_time = 60;
+	f->p.renew_time = 600;
+	mx = make(f, 100);
+	syn(mx, "198.51.100.1", "192.0.2.10", 1000);
+	assert_int_equal(syn(mx, "198.51.100.1", "192.0.2.20", 1001), MX_ALLOW);
+	assert_int_equal(live_entry(mx, "198.51.100.1", 1002).deadline, 1601);
+	resolved(mx, "198.51.100.1", "sender.example.org", addrs, 2, 1002, 1);
+	assert_int_equal(live_entry(mx, "198.51.100.2", 1002).deadline, 1062);
+	assert_int_equal(live_entry(mx, "198.51.100.2", 1002).reason, WL_REASON_RDNS_SIBLING);
+}
+
 /* A fake-MX hit of a sender renewed on use does not cut it back to whitelist-time. */
 static void test_fake_hit_never_shortens(void **state)
 {
@@ -1042,10 +1060,14 @@ static void test_hold_bound_and_no_check(void **state)
 	member_30(mx, 1000000);
 	assert_int_equal(hsyn(mx, "198.18.0.1", "192.0.2.20", 1, 1000000), MX_PENDING);
 	assert_int_equal(hsyn(mx, "198.18.0.2", "192.0.2.20", 2, 1000000), MX_PENDING);
-	/* full: dropped at once, no check asked */
+	/* full: dropped at once; a new client's check still starts, for its retransmit */
 	assert_int_equal(hsyn(mx, "198.18.0.3", "192.0.2.20", 3, 1000000), MX_DROP);
+	assert_int_equal(h->n_checks, 3);
+	/* a held client's check is under way already: none more */
 	assert_int_equal(hsyn(mx, "198.18.0.1", "192.0.2.20", 4, 1000000), MX_DROP);
-	assert_int_equal(h->n_checks, 2);
+	assert_int_equal(h->n_checks, 3);
+	assert_int_equal(mx_stats(mx)->stranger_checks, 3);
+	assert_int_equal(mx_stats(mx)->hold_nocheck, 0);
 	assert_int_equal(mx_stats(mx)->hold_full, 2);
 	assert_int_equal(mx_stats(mx)->held, 2);
 	/* whitelisted clients are not delayed by a full table */
@@ -1056,6 +1078,47 @@ static void test_hold_bound_and_no_check(void **state)
 	assert_int_equal(hsyn(mx, "198.18.0.9", "192.0.2.20", 6, 1000000), MX_DROP);
 	assert_int_equal(mx_stats(mx)->held, 0);
 	assert_int_equal(mx_stats(mx)->hold_nocheck, 1);
+}
+
+/*
+ * Holding for peers (a shared whitelist) while a flood of strangers fills the table: a trusted
+ * stranger's SYN is dropped at once, but its check starts, so the answer whitelists it and its
+ * retransmit a second later gets in. Over the rate limit, nothing is asked.
+ */
+static void test_hold_full_still_checks(void **state)
+{
+	struct fixture *f = *state;
+	struct hold_rec *h;
+	const char *const trusted[] = {"partner.test"};
+	const char *a60[] = {"198.51.100.60"};
+	struct mx *mx;
+
+	f->p.hold_strangers = true;
+	mx = make_hold(f, &h, 2, trusted, 1);
+	f->p.hold_strangers = false;
+	assert_int_equal(hsyn(mx, "198.18.0.1", "192.0.2.20", 1, 1000000), MX_PENDING);
+	assert_int_equal(hsyn(mx, "198.18.0.2", "192.0.2.20", 2, 1000000), MX_PENDING);
+	assert_int_equal(h->n_checks, 2);
+	assert_int_equal(hsyn(mx, "198.51.100.60", "192.0.2.20", 3, 1000100), MX_DROP);
+	assert_int_equal(mx_stats(mx)->hold_full, 1);
+	assert_int_equal(h->n_checks, 3);
+	{
+		mxa_addr want = ip("198.51.100.60");
+
+		assert_true(addr_equal(&h->checks[2], &want));
+	}
+	resolved(mx, "198.51.100.60", "mx.partner.test", a60, 1, 1000, 1);
+	assert_int_equal(live_entry(mx, "198.51.100.60", 1000).reason, WL_REASON_TRUSTED);
+	/* the table is still full: the retransmit gets in all the same */
+	assert_int_equal(mx_stats(mx)->held, 2);
+	assert_int_equal(hsyn(mx, "198.51.100.60", "192.0.2.20", 4, 1001100), MX_ALLOW);
+	/* the check cannot start (rate limit): dropped, counted once, nothing else */
+	h->check_result = -EAGAIN;
+	assert_int_equal(hsyn(mx, "198.51.100.61", "192.0.2.20", 5, 1001100), MX_DROP);
+	assert_int_equal(mx_stats(mx)->hold_full, 2);
+	assert_int_equal(mx_stats(mx)->hold_nocheck, 0);
+	assert_int_equal(mx_stats(mx)->stranger_checks, 3);
+	assert_int_equal(mx_hold_flush(mx, 1001100), 2);
 }
 
 /* Without a member anywhere and without trust-domain, nothing could let a stranger in. */
@@ -1236,6 +1299,239 @@ static void test_domain_trust_refusals(void **state)
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
+/* ---- what the sinks hear of renewals, and renewals the kernel table made itself ---- */
+
+/* A sink that keeps the deadline it last heard per test client, and answers for the kernel. */
+struct heard {
+	mxa_time deadline; /* last reported deadline of the client */
+	unsigned reports;  /* renewals on use reported */
+	unsigned removed;
+	mxa_time kernel; /* what table_deadline answers */
+	unsigned asked;
+};
+
+static void heard_added(void *ctx, const struct wl_entry *e, bool renewed, const char *name,
+                        mxa_time now)
+{
+	struct heard *h = ctx;
+
+	(void)name;
+	h->deadline = e->deadline;
+	if (renewed && e->used && e->last_use == now)
+		h->reports++;
+}
+
+static void heard_removed(void *ctx, const struct wl_entry *e, enum mx_removal why)
+{
+	(void)e;
+	(void)why;
+	((struct heard *)ctx)->removed++;
+}
+
+static mxa_time heard_kernel(void *ctx, const struct wl_entry *e, mxa_time now)
+{
+	struct heard *h = ctx;
+
+	(void)e;
+	(void)now;
+	h->asked++;
+	return h->kernel;
+}
+
+static struct mx *make_heard(struct fixture *f, struct heard *h, size_t capacity, bool kernel)
+{
+	const struct mx_sink sink = {
+	    .ctx = h,
+	    .added = heard_added,
+	    .removed = heard_removed,
+	    .table_deadline = kernel ? heard_kernel : NULL,
+	};
+
+	f->mx = mx_new(&f->p, capacity, key, &sink, 1000);
+	assert_non_null(f->mx);
+	return f->mx;
+}
+
+/*
+ * A sender that uses the real MX every 600 s for 10 h: each renewal moves its
+ * deadline by 600 s only, yet the sinks (kernel table, Redis) hear of it often
+ * enough that what they hold is never a report step (an hour) behind.
+ */
+static void test_renew_reports_keep_sinks_in_step(void **state)
+{
+	static const uint32_t renew[] = {3110400, 7200};
+	struct fixture *f = *state;
+
+	for (size_t k = 0; k < sizeof(renew) / sizeof(renew[0]); k++) {
+		struct heard h = {0};
+		struct mx *mx;
+		mxa_time t;
+
+		f->p.whitelist_time = 3600;
+		f->p.renew_time = renew[k];
+		mx = make_heard(f, &h, 100, false);
+		syn(mx, "198.51.100.1", "192.0.2.10", 1000);
+		for (t = 1001; t <= 1001 + 36000; t += 600) {
+			mxa_time real;
+
+			assert_int_equal(syn(mx, "198.51.100.1", "192.0.2.20", t), MX_ALLOW);
+			real = live_entry(mx, "198.51.100.1", t).deadline;
+			assert_int_equal(real, t + renew[k]);
+			if (real - h.deadline >= 3600 || h.deadline > real)
+				fail_msg("renew-time %u, use at %lld: the sinks heard %lld, the "
+				         "deadline is "
+				         "%lld",
+				         renew[k], (long long)t, (long long)h.deadline,
+				         (long long)real);
+		}
+		/* About one report per hour of deadline gained (10 h), not one per use (61). */
+		assert_in_range(h.reports, 10, 12);
+		f->mx = mx_free(mx);
+	}
+}
+
+/*
+ * Hybrid mode: the kernel accepts a set member by itself and its ruleset
+ * renews the element; the daemon never sees the use. Before the entry
+ * expires the core asks the table, and follows a later deadline as a use.
+ */
+static void test_table_renewal_learnt_before_expiry(void **state)
+{
+	struct fixture *f = *state;
+	struct heard h = {0};
+	struct mx *mx;
+	struct wl_entry e;
+
+	f->p.whitelist_time = 60;
+	f->p.renew_time = 600;
+	mx = make_heard(f, &h, 100, true);
+	syn(mx, "198.51.100.1", "192.0.2.10", 1000);
+	assert_int_equal(h.deadline, 1060);
+	/* Used at 1030 in the kernel: its element now lives until 1630. */
+	h.kernel = 1630;
+	mx_expire(mx, 1060);
+	assert_int_equal(h.asked, 1);
+	e = live_entry(mx, "198.51.100.1", 1060);
+	assert_int_equal(e.deadline, 1630);
+	assert_true(e.used);
+	assert_int_equal(e.last_use, 1060);
+	assert_int_equal(e.reason, WL_REASON_FAKE_MX);
+	/* Reported like a renewal on use: the sinks (Redis, state file) follow. */
+	assert_int_equal(h.reports, 1);
+	assert_int_equal(h.deadline, 1630);
+	assert_int_equal(mx_stats(mx)->table_renewed, 1);
+	assert_int_equal(mx_stats(mx)->expired, 0);
+	assert_int_equal(syn(mx, "198.51.100.1", "192.0.2.20", 1200), MX_ALLOW);
+	/* Not renewed again: it expires at its deadline, asked once more. */
+	h.kernel = 0;
+	assert_int_equal(mx_expire(mx, 1800), -1);
+	assert_int_equal(h.asked, 2);
+	assert_int_equal(mx_stats(mx)->expired, 1);
+	assert_int_equal(h.removed, 1);
+	/* A kernel deadline within the slack of the entry's own is the entry's own write. */
+	syn(mx, "198.51.100.2", "192.0.2.10", 2000);
+	h.kernel = 2060 + MX_TABLE_SLACK;
+	mx_expire(mx, 2060);
+	assert_int_equal(mx_stats(mx)->expired, 2);
+	/* Never beyond renew-time from now, whatever the table says. */
+	syn(mx, "198.51.100.3", "192.0.2.10", 3000);
+	h.kernel = 100000;
+	mx_expire(mx, 3060);
+	assert_int_equal(live_entry(mx, "198.51.100.3", 3060).deadline, 3660);
+}
+
+/* Manual entries keep their ttl, renew-time 0 learns nothing, no table costs nothing. */
+static void test_table_renewal_not_asked(void **state)
+{
+	struct fixture *f = *state;
+	struct heard h = {.kernel = 5000};
+	mxa_addr a = ip("198.51.100.1");
+	struct mx *mx;
+
+	f->p.whitelist_time = 60;
+	f->p.renew_time = 600;
+	mx = make_heard(f, &h, 100, true);
+	assert_true(mx_manual_add(mx, &a, -1, 120, 1000, NULL) >= 0);
+	mx_expire(mx, 1120);
+	assert_int_equal(h.asked, 0);
+	assert_int_equal(mx_stats(mx)->expired, 1);
+	f->mx = mx_free(mx);
+	f->p.renew_time = 0;
+	mx = make_heard(f, &h, 100, true);
+	syn(mx, "198.51.100.1", "192.0.2.10", 1000);
+	mx_expire(mx, 1060);
+	assert_int_equal(h.asked, 0);
+	assert_int_equal(mx_stats(mx)->expired, 1);
+	assert_int_equal(mx_table_renewed(mx, &a, 5000, 1000), 0);
+}
+
+/* At most MX_TABLE_ASK_MAX questions a second; the entries beyond wait, absent for lookups. */
+static void test_table_questions_bounded(void **state)
+{
+	struct fixture *f = *state;
+	struct heard h = {0};
+	mxa_addr fake = ip("192.0.2.10"), real = ip("192.0.2.20"), last;
+	struct mx *mx;
+
+	f->p.whitelist_time = 60;
+	f->p.renew_time = 600;
+	f->p.rdns = false;
+	mx = make_heard(f, &h, MX_TABLE_ASK_MAX + 10, true);
+	for (uint32_t i = 0; i < MX_TABLE_ASK_MAX + 10; i++) {
+		uint8_t v4[4] = {10, 0, (uint8_t)(i >> 8), (uint8_t)i};
+
+		addr_from_v4(&last, v4);
+		mx_syn(mx, &last, &fake, 1000);
+	}
+	assert_true(mx_expire(mx, 1060) <= 1060); /* more are due */
+	assert_int_equal(h.asked, MX_TABLE_ASK_MAX);
+	assert_int_equal(whitelist_size(mx_whitelist(mx)), 10);
+	assert_int_equal(mx_syn(mx, &last, &real, 1060), MX_DROP);
+	assert_int_equal(h.asked, MX_TABLE_ASK_MAX); /* that lookup asked nothing more */
+	assert_int_equal(mx_expire(mx, 1061), -1);
+	assert_int_equal(h.asked, MX_TABLE_ASK_MAX + 10);
+	assert_int_equal(mx_stats(mx)->expired, MX_TABLE_ASK_MAX + 10);
+}
+
+/* A table resync finds kernel renewals (mx_table_renewed()). */
+static void test_table_renewed_by_resync(void **state)
+{
+	struct fixture *f = *state;
+	struct heard h = {0};
+	mxa_addr a = ip("198.51.100.1"), b = ip("198.51.100.2"), m = ip("198.51.100.3");
+	struct mx *mx;
+	struct wl_entry e;
+
+	f->p.whitelist_time = 60;
+	f->p.renew_time = 7200;
+	mx = make_heard(f, &h, 100, false);
+	syn(mx, "198.51.100.1", "192.0.2.10", 1000);
+	/* Live: follows as a use, reported (its first). */
+	assert_int_equal(mx_table_renewed(mx, &a, 8000, 1010), 1);
+	assert_int_equal(live_entry(mx, "198.51.100.1", 1010).deadline, 8000);
+	assert_int_equal(h.reports, 1);
+	/* Later again within the same report step: followed, not reported. */
+	assert_int_equal(mx_table_renewed(mx, &a, 8100, 1110), 1);
+	assert_int_equal(h.reports, 1);
+	assert_int_equal(h.deadline, 8000);
+	/* Not later: nothing. */
+	assert_int_equal(mx_table_renewed(mx, &a, 8100, 1200), 0);
+	/* Due but not removed yet (expiry is bounded): back, live, reported. */
+	syn(mx, "198.51.100.2", "192.0.2.10", 1000);
+	assert_false(whitelist_lookup(mx_whitelist(mx), &b, 1070, NULL));
+	assert_int_equal(mx_table_renewed(mx, &b, 4000, 1070), 1);
+	assert_true(whitelist_lookup(mx_whitelist(mx), &b, 1070, &e));
+	assert_int_equal(e.deadline, 4000);
+	assert_true(e.used);
+	assert_int_equal(h.reports, 2);
+	/* Absent, manual: nothing. */
+	assert_int_equal(mx_table_renewed(mx, &m, 4000, 1070), 0);
+	assert_true(mx_manual_add(mx, &m, -1, 120, 1070, NULL) >= 0);
+	assert_int_equal(mx_table_renewed(mx, &m, 4000, 1080), 0);
+	assert_int_equal(live_entry(mx, "198.51.100.3", 1080).deadline, 1190);
+	assert_int_equal(mx_stats(mx)->table_renewed, 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1270,15 +1566,22 @@ int main(void)
 	    T(test_hold_accept_on_answer),
 	    T(test_hold_drop_on_deadline),
 	    T(test_hold_bound_and_no_check),
+	    T(test_hold_full_still_checks),
 	    T(test_hold_only_when_a_check_could_help),
 	    T(test_hold_for_peers),
 	    T(test_fake_hit_never_shortens),
 	    T(test_expire_is_bounded),
+	    T(test_siblings_of_a_renewed_client),
 	    T(test_manual_entry_keeps_its_ttl),
 	    T(test_hold_released_by_any_source),
 	    T(test_hold_flush_and_shrink),
 	    T(test_trust_domain),
 	    T(test_domain_trust_refusals),
+	    T(test_renew_reports_keep_sinks_in_step),
+	    T(test_table_renewal_learnt_before_expiry),
+	    T(test_table_renewal_not_asked),
+	    T(test_table_questions_bounded),
+	    T(test_table_renewed_by_resync),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -139,39 +139,66 @@ static void test_bound(void **state)
 /* Many clients and releases in random order keep the index consistent. */
 static void test_many_clients(void **state)
 {
-	struct pending *p = pending_new(512, 800, key);
-	struct out o = {0};
+	enum { ROUNDS = 20, MAX = 512 };
+	static struct out o;
+	static uint8_t given[ROUNDS * MAX * 2];
+	struct pending *p = pending_new(MAX, 800, key);
 	char src[32];
-	uint64_t seed = 42;
+	uint64_t seed = 42, token = 0;
+	size_t added = 0, verdicts = 0;
 
 	(void)state;
-	for (int round = 0; round < 20; round++) {
-		for (int i = 0; i < 512; i++) {
+	memset(given, 0, sizeof(given));
+	for (int round = 0; round < ROUNDS; round++) {
+		for (int i = 0; i < MAX; i++) {
 			mxa_addr a;
+			int r;
 
 			snprintf(src, sizeof(src), "198.18.%d.%d", (i * 7) % 256, i % 200);
 			a = ip(src);
-			if (pending_has(p, &a))
+			/* every third client's retransmit joins its group */
+			if (pending_has(p, &a) && i % 3)
 				continue;
-			if (pending_add(p, &a, (uint64_t)i, &a, &a, 1000) < 0)
+			r = pending_add(p, &a, token, &a, &a, 1000);
+			if (r < 0) {
+				assert_int_equal(pending_count(p), MAX);
 				break;
+			}
+			token++;
+			added++;
 		}
 		for (int i = 0; i < 300; i++) {
 			mxa_addr a;
+			size_t n;
 
 			seed = seed * 6364136223846793005ull + 1442695040888963407ull;
 			snprintf(src, sizeof(src), "198.18.%d.%d",
-			         (int)((seed >> 33) % 512 * 7 % 256),
-			         (int)((seed >> 33) % 512 % 200));
+			         (int)((seed >> 33) % MAX * 7 % 256),
+			         (int)((seed >> 33) % MAX % 200));
 			a = ip(src);
 			o.n = 0;
-			pending_release(p, &a, collect, &o);
+			n = pending_release(p, &a, collect, &o);
+			assert_int_equal(n, o.n);
+			for (size_t k = 0; k < o.n; k++) {
+				assert_true(o.tokens[k] < token);
+				assert_int_equal(given[o.tokens[k]]++, 0);
+			}
+			verdicts += n;
 			assert_false(pending_has(p, &a));
 		}
+		/* nothing lost so far: held + given = added */
+		assert_int_equal(pending_count(p) + verdicts, added);
 	}
 	o.n = 0;
-	pending_flush(p, collect, &o);
+	verdicts += pending_flush(p, collect, &o);
+	for (size_t k = 0; k < o.n; k++)
+		assert_int_equal(given[o.tokens[k]]++, 0);
 	assert_int_equal(pending_count(p), 0);
+	/* every packet added got exactly one verdict */
+	assert_true(added > MAX);
+	assert_int_equal(verdicts, added);
+	for (uint64_t t = 0; t < token; t++)
+		assert_int_equal(given[t], 1);
 	pending_free(p);
 }
 

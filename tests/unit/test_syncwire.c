@@ -124,8 +124,8 @@ static const struct garbage garbage[] = {
     {"", "does not start with 'v1 '"},
     {"hello", "does not start with 'v1 '"},
     {"v2 add node=a addr=198.51.100.1/32 " OKTAIL, "does not start with 'v1 '"},
-    {"v1 put node=a", "neither entry, add nor del"},
-    {"v1 add", "neither entry, add nor del"},
+    {"v1 put node=a", "neither entry, add, del nor hello"},
+    {"v1 add", "neither entry, add, del nor hello"},
     {"v1 add node=a", "'addr' is missing"},
     {"v1 add node= addr=198.51.100.1/32 " OKTAIL, "node is not"},
     {"v1 add node=a$b addr=198.51.100.1/32 " OKTAIL, "node is not"},
@@ -218,6 +218,128 @@ static void test_key_and_origin(void **state)
 	assert_true(syncwire_node_ok("mx-b.example_1"));
 	assert_false(syncwire_node_ok(""));
 	assert_false(syncwire_node_ok("mx b"));
+}
+
+/* Keys: exactly what syncwire_key() makes under this prefix, nothing under a longer one. */
+static void test_key_parse(void **state)
+{
+	static const char *const refused[] = {
+	    "mxallowd:e:e:198.51.100.11/32", /* a deployment with prefix "mxallowd:e:" */
+	    "mxallowd:e:198.51.100.1",       /* no /BITS */
+	    "mxallowd:e:198.51.100.1/33",    /* out of range */
+	    "mxallowd:e:198.51.100.1/24",    /* bits beyond /24 */
+	    "mxallowd:e:198.51.100.01/32",   /* not canonical */
+	    "mxallowd:e:2001:DB8::/32",      /* not canonical */
+	    "mxallowd:e:198.51.100.1/032",   /* not canonical */
+	    "mxallowd:e:198.51.100.1/32 ",   /* trailing text */
+	    "mxallowd:x:198.51.100.1/32",    /* not an entry key */
+	    "other:e:198.51.100.1/32",       /* another prefix */
+	    "mxallowd:e:",
+	    "mxallowd:",
+	    "mxallowd:e:big/32xx",
+	};
+	char buf[SYNCWIRE_KEY_MAX], nul[] = "mxallowd:e:198.51.100.1/32\0x";
+	mxa_addr a = ip("2001:db8:1::"), back;
+	unsigned bits;
+
+	(void)state;
+	assert_true(syncwire_key("mxallowd:", &a, 64, buf, sizeof(buf)) > 0);
+	assert_int_equal(syncwire_key_parse("mxallowd:", buf, strlen(buf), &back, &bits), 0);
+	assert_true(addr_equal(&back, &a));
+	assert_int_equal(bits, 64);
+	assert_int_equal(
+	    syncwire_key_parse("mxallowd:", "mxallowd:e:198.51.100.0/24", 26, &back, &bits), 0);
+	assert_true(addr_equal(&back, &(mxa_addr){0}) == false);
+	assert_int_equal(bits, 24);
+	/* the longer prefix reads its own keys, and not the shorter one's */
+	assert_int_equal(
+	    syncwire_key_parse("mxallowd:e:", refused[0], strlen(refused[0]), &back, &bits), 0);
+	assert_int_equal(syncwire_key_parse("mxallowd:e:", buf, strlen(buf), &back, &bits),
+	                 -EINVAL);
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+		if (syncwire_key_parse("mxallowd:", refused[i], strlen(refused[i]), &back, &bits) !=
+		    -EINVAL)
+			fail_msg("key '%s' accepted", refused[i]);
+	assert_int_equal(syncwire_key_parse("mxallowd:", nul, sizeof(nul) - 1, &back, &bits),
+	                 -EINVAL);
+}
+
+/* A peer's lifetime here: its key's TTL when stored, never beyond this host's longest. */
+static void test_lifetime(void **state)
+{
+	const int64_t now = 1700000000, max = 3110400;
+	int64_t skew;
+
+	(void)state;
+	/* an event: deadline - now */
+	assert_int_equal(syncwire_lifetime(now + 3600, now, -1, max, &skew), 3600);
+	assert_int_equal(skew, 0);
+	/* a deadline far ahead (a clock jumped, or a lie): limited, and said */
+	assert_int_equal(syncwire_lifetime(99999999999, now, -1, max, &skew), max);
+	assert_int_equal(skew, 99999999999 - now - max);
+	/* in the past: nothing, and said; just expired (within the tolerance): nothing, quietly */
+	assert_int_equal(syncwire_lifetime(now - 10, now, -1, max, &skew), 0);
+	assert_int_equal(skew, -10);
+	assert_int_equal(syncwire_lifetime(now - 1, now, -1, max, &skew), 0);
+	assert_int_equal(skew, 0);
+	/* a stored entry: the TTL wins (rounded up), the deadline only tells of skew */
+	assert_int_equal(syncwire_lifetime(now + 3600, now, 3599500, max, &skew), 3600);
+	assert_int_equal(skew, 0);
+	assert_int_equal(syncwire_lifetime(now + 600, now, 3600000, max, &skew), 3600);
+	assert_int_equal(skew, -3000);
+	assert_int_equal(syncwire_lifetime(99999999999, now, 60000, max, &skew), 60);
+	assert_true(skew > 0);
+	assert_int_equal(syncwire_lifetime(now - 500, now, 60000, max, &skew), 60);
+	assert_int_equal(skew, -560);
+	/* a TTL beyond the longest lifetime (a peer configured longer): limited */
+	assert_int_equal(syncwire_lifetime(now + 2 * max, now, 2 * max * 1000, max, &skew), max);
+	assert_int_equal(skew, max);
+	/* a key without TTL (-1): the deadline, limited */
+	assert_int_equal(syncwire_lifetime(now + 10, now, -1, max, &skew), 10);
+}
+
+static void test_lag(void **state)
+{
+	const uint64_t now = 1700000000000000u, max = 3110400u * 1000000u;
+
+	(void)state;
+	assert_int_equal(syncwire_lag_us(now - 1500, now, max), 1500);
+	assert_int_equal(syncwire_lag_us(now + 500000, now, max), 0); /* a clock a bit ahead */
+	assert_int_equal(syncwire_lag_us(now + 2000000, now, max), -1);
+	assert_int_equal(syncwire_lag_us(1, now, max), -1); /* t=1: not 1.7e15 us of lag */
+	assert_int_equal(syncwire_lag_us(0, now, max), -1);
+	assert_int_equal(syncwire_lag_us(now - max, now, max), (int64_t)max);
+}
+
+static void test_hello(void **state)
+{
+	struct syncwire_msg m = {.kind = SYNCWIRE_HELLO,
+	                         .node = "mx-a",
+	                         .id = 0x0123456789abcdefu,
+	                         .t_us = 42},
+	                    back;
+	static const char *const bad[] = {
+	    "v1 hello node=mx-a id=0123456789ABCDEF t=42",
+	    "v1 hello node=mx-a id=0123456789abcde t=42",
+	    "v1 hello node=mx-a id=0123456789abcdef0 t=42",
+	    "v1 hello node=mx-a t=42",
+	    "v1 hello node=mx-a id=0123456789abcdef",
+	    "v1 hello node=mx-a id=0123456789abcdeg t=42",
+	};
+	char buf[SYNCWIRE_LINE_MAX], why[128];
+	int n = syncwire_format(&m, buf, sizeof(buf));
+
+	(void)state;
+	assert_true(n > 0);
+	assert_string_equal(buf, "v1 hello node=mx-a id=0123456789abcdef t=42");
+	assert_int_equal(syncwire_parse(buf, (size_t)n, &back, why, sizeof(why)), 0);
+	assert_int_equal(back.kind, SYNCWIRE_HELLO);
+	assert_string_equal(back.node, "mx-a");
+	assert_true(back.id == m.id);
+	assert_int_equal(back.t_us, 42);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (syncwire_parse(bad[i], strlen(bad[i]), &back, why, sizeof(why)) != -EINVAL)
+			fail_msg("'%s' accepted", bad[i]);
 }
 
 /* ---- the write queue ---- */
@@ -408,6 +530,47 @@ static void test_peer_key_masked(void **state)
 	mx_free(mx);
 }
 
+static void test_queue_find(void **state)
+{
+	struct syncq *q = syncq_new(4, hkey);
+	mxa_addr a = ip("198.51.100.1"), b = ip("198.51.100.2");
+	enum syncq_kind k;
+	struct syncq_item it;
+
+	(void)state;
+	assert_false(syncq_find(q, &a, &k));
+	syncq_push(q, &a, SYNCQ_PUT, 1);
+	syncq_push(q, &b, SYNCQ_DEL, 2);
+	assert_true(syncq_find(q, &a, &k));
+	assert_int_equal(k, SYNCQ_PUT);
+	assert_true(syncq_find(q, &b, NULL));
+	syncq_push(q, &a, SYNCQ_DEL, 3);
+	assert_true(syncq_find(q, &a, &k));
+	assert_int_equal(k, SYNCQ_DEL);
+	assert_true(syncq_pop(q, &it));
+	assert_false(syncq_find(q, &a, &k));
+	assert_true(syncq_find(q, &b, &k));
+	syncq_free(q);
+}
+
+/* A peer's deadline never reaches beyond this host's longest own lifetime. */
+static void test_peer_lifetime_limited(void **state)
+{
+	struct seen s = {0};
+	struct mx *mx = new_mx(&s, 32);
+	mxa_addr c = ip("198.51.100.1"), o = {0};
+	struct wl_entry e;
+
+	(void)state;
+	assert_int_equal(mx_lifetime_max(mx), MX_MANUAL_TTL_MAX);
+	assert_int_equal(mx_peer_add(mx, &c, &o, INT64_MAX / 2, 1000), 1);
+	assert_true(whitelist_lookup(mx_whitelist(mx), &c, 1000, &e));
+	assert_int_equal(e.deadline, 1000 + MX_MANUAL_TTL_MAX);
+	/* the same again: as long already, nothing changes */
+	assert_int_equal(mx_peer_add(mx, &c, &o, 99999999999, 1000), 0);
+	mx_free(mx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -421,6 +584,12 @@ int main(void)
 	    cmocka_unit_test(test_queue_churn),
 	    cmocka_unit_test(test_peer_add_and_del),
 	    cmocka_unit_test(test_peer_key_masked),
+	    cmocka_unit_test(test_key_parse),
+	    cmocka_unit_test(test_lifetime),
+	    cmocka_unit_test(test_lag),
+	    cmocka_unit_test(test_hello),
+	    cmocka_unit_test(test_queue_find),
+	    cmocka_unit_test(test_peer_lifetime_limited),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

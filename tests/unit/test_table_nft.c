@@ -191,9 +191,6 @@ static void test_errors(void **state)
 	ruleset("interval", "timeout", NULL);
 	expect_error(32, 1000, "set inet mxallowd white4 has no timeout flag");
 	ruleset("timeout", "timeout", NULL);
-	expect_error(24, 1000,
-	             "white4 holds single addresses, but ipv4-prefix is 24: declare it "
-	             "with `flags interval,timeout;`");
 	expect_error(32, 1000000,
 	             "white4 holds at most 200000 elements (size), fewer than "
 	             "max-entries 1000000");
@@ -448,13 +445,310 @@ static void test_kernel_counter(void **state)
 	table_close(t, true);
 }
 
+/* A daemon's answer to kernel renewals: follows the listed addresses, records every call. */
+struct follower {
+	const char *follow[4];
+	char seen[8][64];
+	uint32_t seen_timeout[8];
+	int n;
+};
+
+static int later_cb(void *ctx, const mxa_addr *a, uint32_t timeout)
+{
+	struct follower *f = ctx;
+	char s[ADDR_STRLEN];
+
+	addr_format(a, s);
+	assert_true(f->n < 8);
+	snprintf(f->seen[f->n], sizeof(f->seen[0]), "%s", s);
+	f->seen_timeout[f->n++] = timeout;
+	for (int i = 0; i < 4 && f->follow[i]; i++)
+		if (strcmp(f->follow[i], s) == 0)
+			return 1;
+	return 0;
+}
+
+/* One element's remaining time: what the daemon asks before it expires an entry. */
+static void test_time_left(void **state)
+{
+	char err[512];
+	struct table *t;
+	mxa_addr a;
+	uint32_t left = 0;
+
+	(void)state;
+	if (!ready)
+		skip();
+	ruleset("timeout", "timeout", NULL);
+	assert_int_equal(sh("nft add element inet mxallowd white4 '{ 192.0.2.1 timeout 600s, "
+	                    "192.0.2.99 }'"),
+	                 0);
+	assert_int_equal(sh("nft add element inet mxallowd white6 '{ 2001:db8::1 timeout 24d }'"),
+	                 0);
+	t = open_nft(32, 128, 1000, err, sizeof(err));
+	assert_non_null(t);
+	a = ip("192.0.2.1");
+	assert_int_equal(table_time_left(t, &a, &left), 1);
+	assert_true(left > 595 && left <= 600);
+	a = ip("2001:db8::1");
+	assert_int_equal(table_time_left(t, &a, &left), 1);
+	assert_true(left > 2073595 && left <= 2073600);
+	/* Absent, or the administrator's (no timeout): no element of ours. */
+	a = ip("192.0.2.2");
+	assert_int_equal(table_time_left(t, &a, &left), 0);
+	a = ip("192.0.2.99");
+	assert_int_equal(table_time_left(t, &a, &left), 0);
+	table_close(t, true);
+}
+
+/*
+ * A resync meets kernel renewals (the ruleset's `update @white4 { ... }`):
+ * the elements the whitelist follows stay as the kernel has them, the others
+ * are re-timed or deleted as before; an adopted element keeps its renewal.
+ */
+static void test_resync_follows_kernel_renewals(void **state)
+{
+	struct live l = {.addr = {"192.0.2.1", "192.0.2.2", "192.0.2.3"},
+	                 .timeout = {100, 100, 100}};
+	struct follower fo = {.follow = {"192.0.2.1", "192.0.2.5"}};
+	struct table_params p = {.writer = "nft",
+	                         .v4_prefix = 32,
+	                         .v6_prefix = 128,
+	                         .max_entries = 1000,
+	                         .later = later_cb,
+	                         .later_ctx = &fo};
+	char err[512];
+	struct table *t;
+	long e;
+
+	(void)state;
+	if (!ready)
+		skip();
+	ruleset("timeout", "timeout", NULL);
+	assert_int_equal(sh("nft add element inet mxallowd white4 '{ 192.0.2.9 timeout 300s }'"),
+	                 0);
+	t = table_open(&p, err, sizeof(err));
+	assert_non_null(t);
+	assert_int_equal(table_stats(t)->adopted, 1);
+	assert_int_equal(table_resync(t, live_entries, &l, err, sizeof(err)), 3);
+	assert_int_equal(fo.n, 0); /* nothing longer in the kernel yet */
+	/* The kernel renews .1, .2 and the adopted .9 on use; .5 is one the whitelist has due. */
+	assert_int_equal(sh("nft add element inet mxallowd white4 '{ 192.0.2.1 timeout 3000s, "
+	                    "192.0.2.2 timeout 3000s, 192.0.2.5 timeout 3000s, 192.0.2.9 timeout "
+	                    "3000s }'"),
+	                 0);
+	assert_int_equal(table_resync(t, live_entries, &l, err, sizeof(err)), 1);
+	assert_int_equal(fo.n, 3);
+	assert_string_equal(fo.seen[0], "192.0.2.1");
+	assert_true(fo.seen_timeout[0] > 2990 && fo.seen_timeout[0] <= 3000);
+	assert_string_equal(fo.seen[1], "192.0.2.2");
+	assert_string_equal(fo.seen[2], "192.0.2.5");
+	/* Followed: left as the kernel has it. Not followed (.2): re-timed to the whitelist's. */
+	e = expires("white4", "192.0.2.1");
+	assert_true(e > 2990 && e <= 3000);
+	e = expires("white4", "192.0.2.2");
+	assert_true(e > 90 && e <= 100);
+	e = expires("white4", "192.0.2.5");
+	assert_true(e > 2990 && e <= 3000);
+	/* The adopted element keeps its renewal, now and at the next resync. */
+	e = expires("white4", "192.0.2.9");
+	assert_true(e > 2990 && e <= 3000);
+	fo.n = 0;
+	fo.follow[1] = NULL; /* .5 is gone from the whitelist: a stray now */
+	assert_int_equal(table_resync(t, live_entries, &l, err, sizeof(err)), 1);
+	assert_false(in_set("white4", "192.0.2.5"));
+	assert_true(in_set("white4", "192.0.2.9"));
+	table_close(t, true);
+}
+
+/*
+ * Prefixes in plain sets: the ruleset masks the source (`ip saddr & MASK`),
+ * the kernel's own `add @set` works (it is refused on interval sets), and the
+ * writer writes, reads back and takes over the masked network addresses.
+ */
+static void test_prefix_plain(void **state)
+{
+	struct live l = {.addr = {"10.0.1.0", "2001:db8:0:1::"}, .timeout = {600, 600}};
+	char err[512];
+	struct table *t;
+	mxa_addr x;
+
+	(void)state;
+	if (!ready)
+		skip();
+	ruleset("dynamic,timeout", "dynamic,timeout",
+	        "chain input { type filter hook input priority 0; "
+	        "ip saddr & 255.255.255.0 @white4 accept; "
+	        "add @white4 { ip saddr & 255.255.255.0 timeout 1h }; "
+	        "add @white6 { ip6 saddr & ffff:ffff:ffff:ffff:: timeout 1h }; }");
+	t = open_nft(24, 64, 1000, err, sizeof(err));
+	if (!t)
+		fail_msg("open with ipv4-prefix 24 on a plain set: %s", err);
+	/* Written by someone else, with host bits: not mxallowd's, left alone. */
+	assert_int_equal(sh("nft add element inet mxallowd white4 '{ 10.9.9.5 timeout 600s }'"), 0);
+	x = ip("10.0.1.0");
+	assert_int_equal(table_add(t, &x, 600), 0);
+	x = ip("2001:db8:0:1::");
+	assert_int_equal(table_add(t, &x, 600), 0);
+	assert_int_equal(table_commit(t, err, sizeof(err)), 2);
+	assert_int_equal(table_resync(t, live_entries, &l, err, sizeof(err)), 0);
+	assert_true(in_set("white4", "10.9.9.5"));
+	table_close(t, true);
+	t = open_nft(24, 64, 1000, err, sizeof(err));
+	assert_non_null(t);
+	assert_int_equal(table_stats(t)->adopted, 2);
+	table_close(t, true);
+}
+
+/* A full set: the kernel says ENFILE ("Too many open files in system"); the error says "full". */
+static void test_full_set(void **state)
+{
+	char err[512];
+	struct table *t;
+	mxa_addr x;
+
+	(void)state;
+	if (!ready)
+		skip();
+	(void)sh("nft delete table inet mxallowd 2>/dev/null");
+	assert_int_equal(
+	    sh("nft -f - <<'EOF'\ntable inet mxallowd {\n set white4 { type ipv4_addr; "
+	       "flags timeout; size 5; }\n set white6 { type ipv6_addr; flags timeout; "
+	       "}\n}\nEOF"),
+	    0);
+	t = open_nft(32, 128, 2, err, sizeof(err));
+	assert_non_null(t);
+	for (int i = 1; i <= 8; i++) {
+		char a[32];
+
+		snprintf(a, sizeof(a), "198.51.100.%d", i);
+		x = ip(a);
+		assert_int_equal(table_add(t, &x, 600), 0);
+	}
+	assert_true(table_commit(t, err, sizeof(err)) < 0);
+	if (!strstr(err, "set white4 or white6 is full: raise its size in the ruleset"))
+		fail_msg("got: %s", err);
+	assert_int_equal(table_stats(t)->refused, 3);
+	table_close(t, true);
+}
+
+/* Adjacent networks in an interval set: each end pairs with its own start. */
+static void test_interval_adjacent(void **state)
+{
+	struct live l = {.addr = {"10.0.0.0", "10.0.1.0", "2001:db8:0:1::", "2001:db8:0:2::"},
+	                 .timeout = {600, 600, 600, 600}};
+	char err[512];
+	struct table *t;
+	mxa_addr x;
+
+	(void)state;
+	if (!ready)
+		skip();
+	ruleset("interval,timeout", "interval,timeout", NULL);
+	t = open_nft(24, 64, 1000, err, sizeof(err));
+	assert_non_null(t);
+	for (int i = 0; i < 4; i++) {
+		x = ip(l.addr[i]);
+		assert_int_equal(table_add(t, &x, 600), 0);
+	}
+	assert_int_equal(table_commit(t, err, sizeof(err)), 4);
+	assert_int_equal(table_resync(t, live_entries, &l, err, sizeof(err)), 0);
+	table_close(t, true);
+	t = open_nft(24, 64, 1000, err, sizeof(err));
+	assert_non_null(t);
+	assert_int_equal(table_stats(t)->adopted, 4);
+	table_close(t, true);
+}
+
+static struct netset *nets(const char *const *v, size_t n)
+{
+	struct netset *s = netset_new();
+
+	assert_non_null(s);
+	for (size_t i = 0; i < n; i++) {
+		mxa_addr a;
+		unsigned p;
+		char why[128];
+
+		assert_int_equal(netset_parse(v[i], &a, &p, why, sizeof(why)), 0);
+		assert_int_equal(netset_add(s, &a, p, "test", (uint32_t)i + 1), 0);
+	}
+	assert_int_equal(netset_finish(s), 0);
+	return s;
+}
+
+/* The allow lists: nested, adjacent and open-ended networks; replaced whole; emptied. */
+static void test_static(void **state)
+{
+	static const char *const v[] = {"10.0.0.0/8",       "10.1.0.0/16", "11.0.0.0/8",
+	                                "255.255.255.0/24", "192.0.2.7",   "2001:db8::/32",
+	                                "2001:db8:5::/48",  "ffff::/16"};
+	struct netset *s = nets(v, sizeof(v) / sizeof(v[0]));
+	char err[512];
+	struct table *t;
+
+	(void)state;
+	if (!ready)
+		skip();
+	ruleset("timeout", "timeout", NULL);
+	t = open_nft(32, 128, 1000, err, sizeof(err));
+	assert_non_null(t);
+	/* No allow lists and no sets for them: nothing to do. */
+	assert_int_equal(table_set_static(t, NULL, err, sizeof(err)), 0);
+	/* Allow lists without the sets: refused, with the declaration to add. */
+	assert_true(table_set_static(t, s, err, sizeof(err)) < 0);
+	if (!strstr(err, "has no set allow4 for the allow lists (allow, allow-file): declare it "
+	                 "`set allow4 { type ipv4_addr; flags interval; }`"))
+		fail_msg("got: %s", err);
+	assert_int_equal(sh("nft add set inet mxallowd allow4 '{ type ipv4_addr; flags interval; "
+	                    "}'; nft add set inet mxallowd allow6 '{ type ipv6_addr; }'"),
+	                 0);
+	assert_true(table_set_static(t, s, err, sizeof(err)) < 0);
+	assert_non_null(strstr(err, "allow6 must be `type ipv6_addr; flags interval;`"));
+	assert_int_equal(sh("nft delete set inet mxallowd allow6; nft add set inet mxallowd "
+	                    "allow6 '{ type ipv6_addr; flags interval; }'"),
+	                 0);
+	assert_int_equal(table_set_static(t, s, err, sizeof(err)), 8);
+	assert_true(in_set("allow4", "10.1.2.3"));
+	assert_true(in_set("allow4", "11.200.0.1"));
+	assert_true(in_set("allow4", "255.255.255.255"));
+	assert_true(in_set("allow4", "192.0.2.7"));
+	assert_false(in_set("allow4", "192.0.2.8"));
+	assert_false(in_set("allow4", "12.0.0.1"));
+	assert_true(in_set("allow6", "2001:db8:5::1"));
+	assert_true(in_set("allow6", "ffff:1::1"));
+	assert_false(in_set("allow6", "2001:db9::1"));
+	/* Again: flushed and filled in one transaction. */
+	assert_int_equal(table_set_static(t, s, err, sizeof(err)), 8);
+	assert_true(in_set("allow4", "10.1.2.3"));
+	netset_free(s);
+	s = nets((const char *const[]){"198.51.100.0/24"}, 1);
+	assert_int_equal(table_set_static(t, s, err, sizeof(err)), 1);
+	assert_false(in_set("allow4", "10.1.2.3"));
+	assert_true(in_set("allow4", "198.51.100.9"));
+	assert_false(in_set("allow6", "2001:db8:5::1"));
+	assert_int_equal(table_set_static(t, NULL, err, sizeof(err)), 0);
+	assert_false(in_set("allow4", "198.51.100.9"));
+	netset_free(s);
+	table_close(t, true);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_errors),         cmocka_unit_test(test_add_del),
-	    cmocka_unit_test(test_takeover),       cmocka_unit_test(test_resync_heals),
-	    cmocka_unit_test(test_interval),       cmocka_unit_test(test_resync_many),
+	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_add_del),
+	    cmocka_unit_test(test_takeover),
+	    cmocka_unit_test(test_resync_heals),
+	    cmocka_unit_test(test_interval),
+	    cmocka_unit_test(test_interval_adjacent),
+	    cmocka_unit_test(test_full_set),
+	    cmocka_unit_test(test_prefix_plain),
+	    cmocka_unit_test(test_static),
+	    cmocka_unit_test(test_resync_many),
 	    cmocka_unit_test(test_kernel_counter),
+	    cmocka_unit_test(test_time_left),
+	    cmocka_unit_test(test_resync_follows_kernel_renewals),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, NULL);

@@ -31,6 +31,9 @@
 #include <cmocka.h>
 
 #include "table.h"
+#if TEST_PFLOG
+#include "pflog.h"
+#endif
 
 #define FAKE_MAX 70000
 
@@ -555,16 +558,94 @@ static void test_replace_only(void **state)
 	assert_int_equal(k.n, 0);
 }
 
+#if TEST_PFLOG
+static void observe_nothing(void *ctx, const struct link_record *rec)
+{
+	(void)ctx;
+	(void)rec;
+}
+
+/*
+ * pflog over a replace-only table (OpenBSD's pledge): every commit with
+ * changes would rebuild and replace the whole table, O(max-entries) per
+ * capture wake-up. The first replace after start (or after a quiet tick)
+ * goes at once; a flood between two ticks waits for the tick's one replace.
+ */
+static void test_pflog_replaces_per_tick(void **state)
+{
+	struct live l = {.from = 0, .to = 0};
+	struct pflog_params p = {
+	    .table = {.writer = "pf",
+	              .pf_table = "mx-white",
+	              .v4_prefix = 32,
+	              .v6_prefix = 128,
+	              .max_entries = 100000,
+	              .replace_only = true},
+	    .entries = live_entries,
+	    .entries_ctx = &l,
+	};
+	char err[512];
+	struct pflog *pf;
+	mxa_addr a;
+
+	(void)state;
+	k.pledged = true; /* any DIOCRADDADDRS, DIOCRDELADDRS or DIOCRGETADDRS fails the test */
+	pf = pflog_open(&p, observe_nothing, NULL, err, sizeof(err));
+	assert_non_null(pf);
+	/* The first client after start: in the table at once. */
+	a = nth(0);
+	l.to = 1;
+	pflog_add(pf, &a, 600);
+	assert_int_equal(pflog_commit(pf, err, sizeof(err)), 0);
+	assert_int_equal(k.calls[SET], 1);
+	assert_true(has(&a));
+	/* A flood: 50 wake-ups with a new client each before the next tick, no replace. */
+	for (int i = 1; i <= 50; i++) {
+		a = nth(i);
+		l.to = i + 1;
+		pflog_add(pf, &a, 600);
+		assert_int_equal(pflog_commit(pf, err, sizeof(err)), 0);
+	}
+	assert_int_equal(k.calls[SET], 1);
+	/* The tick: one replace with all of them. */
+	assert_int_equal(pflog_tick(pf, err, sizeof(err)), 0);
+	assert_int_equal(k.calls[SET], 2);
+	assert_int_equal(k.n, 51);
+	/* A client right after it waits for the next tick; a quiet tick replaces nothing. */
+	a = nth(51);
+	l.to = 52;
+	pflog_add(pf, &a, 600);
+	assert_int_equal(pflog_commit(pf, err, sizeof(err)), 0);
+	assert_int_equal(k.calls[SET], 2);
+	assert_int_equal(pflog_tick(pf, err, sizeof(err)), 0);
+	assert_int_equal(k.calls[SET], 3);
+	assert_true(has(&a));
+	assert_int_equal(pflog_tick(pf, err, sizeof(err)), 0);
+	assert_int_equal(k.calls[SET], 3);
+	/* After a quiet tick a lone client is in the table at once again. */
+	a = nth(52);
+	l.to = 53;
+	pflog_add(pf, &a, 600);
+	assert_int_equal(pflog_commit(pf, err, sizeof(err)), 0);
+	assert_int_equal(k.calls[SET], 4);
+	assert_true(has(&a));
+	pflog_close(pf, true);
+}
+#endif
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup(test_open_errors, reset),
-	    cmocka_unit_test_setup(test_open_flushes_and_close, reset),
-	    cmocka_unit_test_setup(test_chunks_and_order, reset),
-	    cmocka_unit_test_setup(test_request_cap, reset),
-	    cmocka_unit_test_setup(test_refused_address, reset),
-	    cmocka_unit_test_setup(test_resync_reads_back, reset),
-	    cmocka_unit_test_setup(test_replace_only, reset),
+		cmocka_unit_test_setup(test_open_errors, reset),
+		cmocka_unit_test_setup(test_open_flushes_and_close, reset),
+		cmocka_unit_test_setup(test_chunks_and_order, reset),
+		cmocka_unit_test_setup(test_request_cap, reset),
+		cmocka_unit_test_setup(test_refused_address, reset),
+		cmocka_unit_test_setup(test_resync_reads_back, reset),
+		cmocka_unit_test_setup(test_replace_only, reset),
+#if TEST_PFLOG
+		cmocka_unit_test_setup(test_pflog_replaces_per_tick, reset),
+#endif
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -125,4 +125,65 @@ nft_start_fails "set inet other white4 has the wrong type .*: it must be ipv4_ad
 	--backend nfqueue -n "$QUEUE_NUM" --table-writer nft --nft-table other
 in_srv nft delete table inet other
 
+# past T: the clock is at or beyond T (seconds since the epoch).
+past() { [ "$(date +%s)" -ge "$1" ]; }
+
+section "5. renewal on use in the kernel: -t 3 --renew-time 60, the rules' update timeout 60s"
+# The sender's real-MX SYNs stay in the kernel, so the daemon never sees its uses: the ruleset
+# renews the element itself and the daemon follows the kernel before it would expire the entry.
+nft_rules_setup nftables-hybrid-xt.conf 3 60
+in_srv nft flush set inet mxallowd white4
+in_srv nft flush set inet mxallowd white6
+check "the ruleset renews members on use (update ... timeout 1m)" \
+	eval 'in_srv nft list chain inet mxallowd smtp_syn | grep -q "update @white4 { ip saddr timeout 1m }"'
+restart_log
+start_daemon --backend nfqueue -n "$QUEUE_NUM" --table-writer nft -f "$FAKE4" -r "$REAL4" \
+	-t 3 --renew-time 60 --no-rdns-whitelist
+t0=$(date +%s)
+check "Postfix delivers through fake then real MX" send_mail v4
+check "Postfix was refused by mx1 before mx2 took it" \
+	mail_order 'connect to mx1\.example\.test.*refused' 'relay=mx2\.example\.test.*status=sent'
+check "the daemon whitelisted it for whitelist-time (3 s)" \
+	log_wait 'whitelist add addr=198\.51\.100\.1 reason=fake-mx dst=192\.0\.2\.10 expires-in=3( |$)' 5
+t=$(nft_expires white4 198.51.100.1)
+check "the kernel renewed the element at the real MX: it expires in ${t:-none} s (> 30)" \
+	test "${t:-0}" -gt 30
+seq0=$(queue_seq)
+check "whitelist-time has passed (bounded wait)" wait_for 10 past $((t0 + 5))
+check "the daemon followed the kernel: whitelist renew ... use=accepted expires-in=5x" \
+	log_wait 'whitelist renew addr=198\.51\.100\.1 reason=fake-mx use=accepted expires-in=(4[5-9]|5[0-9]|60)( |$)' 5
+check "no expiry of the sender" not log_has 'whitelist del addr=198\.51\.100\.1 '
+check "198.51.100.1 is still in white4" nft_in_set white4 198.51.100.1
+expect_probe greeting 198.51.100.1 "$REAL4"
+check "the returning sender stayed in the kernel (id_sequence $seq0 -> $(queue_seq))" \
+	test "$(queue_seq)" = "$seq0"
+check "no drop line for it" not log_has 'drop src=198\.51\.100\.1 '
+daemon_signal USR1
+check "the stats line counts the renewal learnt from the kernel (table-renewed=1)" \
+	log_wait 'table-renewed=1( |$)' 5
+# A client that only touched the fake MX is not renewed: whitelist-time governs it.
+expect_probe refused 198.51.100.6 "$FAKE4"
+check "the fake-MX-only client expires after whitelist-time" \
+	log_wait 'whitelist del addr=198\.51\.100\.6 reason=expired' 10
+check "and leaves white4" wait_for 5 nft_not_in_set white4 198.51.100.6
+stop_daemon
+
+section "6. a table resync (here: SIGHUP) learns a kernel renewal before the entry is due"
+nft_rules_setup nftables-hybrid-xt.conf 30 60
+restart_log
+start_daemon --backend nfqueue -n "$QUEUE_NUM" --table-writer nft -f "$FAKE4" -r "$REAL4" \
+	-t 30 --renew-time 60 --no-rdns-whitelist
+expect_probe refused 198.51.100.7 "$FAKE4"
+check "whitelisted for 30 s" log_wait 'whitelist add addr=198\.51\.100\.7 reason=fake-mx .*expires-in=30( |$)' 5
+seq0=$(queue_seq)
+expect_probe greeting 198.51.100.7 "$REAL4"
+check "accepted by the kernel alone (id_sequence $seq0 -> $(queue_seq))" test "$(queue_seq)" = "$seq0"
+t=$(nft_expires white4 198.51.100.7)
+check "the kernel renewed it: ${t:-none} s (> 30)" test "${t:-0}" -gt 30
+daemon_signal HUP
+check "reload ok" log_wait 'reload ok' 10
+check "the resync learnt the renewal long before whitelist-time: whitelist renew ... use=accepted" \
+	log_wait 'whitelist renew addr=198\.51\.100\.7 reason=fake-mx use=accepted expires-in=(5[0-9]|60)( |$)' 5
+stop_daemon
+
 finish

@@ -9,10 +9,11 @@
 #     MX expires after 2 s; the returning sender gets the greeting at its first SYN (no drop
 #     line), the fake-only client does not.
 #  2. NFQUEUE, --renew-time 0 (mxallowd 1.9): the returning sender is dropped.
-#  3. Table mode (NFLOG + ipset, the contrib rules plus the renewal rule at the real MX): the
-#     accepted connection refreshes the ipset entry's timeout beyond whitelist-time, the kernel
-#     lets the returning sender in at its first SYN (its DROP counter does not move); with
-#     --renew-time 0 the daemon deletes the entry at whitelist-time and the kernel drops it.
+#  3. Table mode (NFLOG + ipset, the contrib rules with their renewal rule's --timeout set to
+#     renew-time, as the rules say): the accepted connection refreshes the ipset entry's timeout
+#     beyond whitelist-time, the kernel lets the returning sender in at its first SYN (its DROP
+#     counter does not move); with --renew-time 0 (the renewal rule left out, as the rules say)
+#     the daemon deletes the entry at whitelist-time and the kernel drops it.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/integration/table-lib.sh
@@ -98,20 +99,17 @@ timeout_between() {
 past() { [ "$(date +%s)" -ge "$1" ]; }
 
 table_sections() {
-	local pass_line t t_fake drops
+	local t t_fake drops
 	section "3. table mode: NFLOG + ipset, the kernel renews too"
 	rules_flush
-	table_rules_setup
-	# The renewal rule (for contrib/nflog-ipset.rules), right after the "mxallowd pass" rule: the
-	# kernel refreshes an accepted sender's timeout itself (renew-time, here 30 s; at most 2147483).
-	pass_line=$(in_srv iptables -S mxallowd | grep -n -- '--nflog-prefix "\{0,1\}mxallowd pass' | head -n1 |
-		cut -d: -f1)
-	[ -n "$pass_line" ] || die "no 'mxallowd pass' rule in the loaded contrib rules"
-	# iptables -S prints the chain's -N line first: its rule number is the line number minus one.
-	in_srv iptables -I mxallowd "$pass_line" -p tcp --syn -d "$REAL4" -m set --match-set mx-white src \
-		-j SET --add-set mx-white src --exist --timeout 30 ||
-		die "cannot add the renewal rule"
+	# The contrib rules' renewal rule refreshes an accepted sender's timeout in the kernel
+	# itself; its --timeout is min(renew-time, 2147483): here 30 s, in the one rule there is.
+	table_rules_setup --renew 30
 	in_srv iptables -S mxallowd | sed 's/^/  | /'
+	check "one renewal rule, with --timeout 30" \
+		test "$(in_srv iptables -S mxallowd | grep -c -- '--match-set mx-white src -j SET --add-set mx-white src --exist --timeout 30$')" = 1
+	check "and no other SET rule at the real MX" \
+		test "$(in_srv iptables -S mxallowd | grep -c -- "-d $REAL4/32 .*-j SET")" = 1
 	TABLE_ARGS=(--backend pflog -p "nflog:$NFLOG_GROUP" -f "$FAKE4" -r "$REAL4" -b -t 2)
 
 	restart_log
@@ -142,7 +140,12 @@ table_sections() {
 	stop_daemon
 	check "SIGTERM: exit status 0" test "$WAIT_STATUS" -eq 0
 
-	section "4. table mode: --renew-time 0"
+	section "4. table mode: --renew-time 0 (the renewal rule left out)"
+	rules_flush
+	in_srv iptables -F mxallowd
+	in_srv ip6tables -F mxallowd
+	table_rules_setup --no-renew
+	check "no renewal rule" not eval 'in_srv iptables -S mxallowd | grep -q -- "--match-set mx-white src -j SET"'
 	in_srv ipset flush mx-white
 	restart_log
 	start_daemon "${TABLE_ARGS[@]}" --renew-time 0

@@ -500,8 +500,8 @@ size_t mx_resolved(struct mx *mx, const mxa_addr *client, const char *name, cons
 	 * Siblings take the client's deadline, but at most whitelist-time: a client renewed on
 	 * use earned its lifetime by its own connections, its siblings have not yet.
 	 */
-	sdeadline = ce.deadline < now + mx->p.whitelist_time ? ce.deadline
-	                                                     : now + mx->p.whitelist_time;
+	sdeadline =
+	    ce.deadline < now + mx->p.whitelist_time ? ce.deadline : now + mx->p.whitelist_time;
 	for (size_t i = 0; i < n && added < mx->p.rdns_max; i++) {
 		bool existed;
 

@@ -9,7 +9,8 @@
 # iptables-nft). After the first MX walk a sender's SYNs no longer reach the queue (its
 # id_sequence stays), the kernel counts them; after SIGKILL the kernel keeps admitting known
 # senders, strangers follow --queue-bypass, entries expire; a missing set is the documented
-# error.
+# error. With renew-time, the ruleset's update rule renews a member on use in the kernel, out of
+# the daemon's sight: the daemon follows it before it would expire the entry, and at a resync.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nft-lib.sh"
 

@@ -607,6 +607,33 @@ static const char *table_writer(const struct daemon *d, bool table_mode)
 	return w;
 }
 
+/* The kernel table's parameters, for table mode (with a capture) and hybrid mode (without). */
+static struct pflog_params table_params(struct daemon *d, const char *writer)
+{
+	return (struct pflog_params){
+	    .table =
+	        {
+	            .writer = writer,
+	            .nft_table = d->cfg.nft_table,
+	            .nft_set4 = d->cfg.nft_set4,
+	            .nft_set6 = d->cfg.nft_set6,
+	            .pf_table = d->cfg.table,
+	            .ipset4 = d->cfg.ipset,
+	            .ipset6 = d->cfg.ipset6,
+	            .v4_prefix = d->cfg.ipv4_prefix,
+	            .v6_prefix = d->cfg.ipv6_prefix,
+	            .default_timeout = d->cfg.whitelist_time,
+	            .max_entries = d->cfg.max_entries,
+	            /* OpenBSD's pledge("pf") allows whole-table replaces only. */
+	            .replace_only = sandbox_pledges_pf(),
+	            .later = table_later,
+	            .later_ctx = d,
+	        },
+	    .entries = table_entries,
+	    .entries_ctx = d,
+	};
+}
+
 static int open_backend(struct daemon *d, char *err, size_t errlen)
 {
 	bool table_mode = strcmp(d->cfg.backend, "pflog") == 0;
@@ -620,27 +647,7 @@ static int open_backend(struct daemon *d, char *err, size_t errlen)
 	}
 	if (!table_mode && !(writer && strcmp(writer, "none") == 0)) {
 		/* Hybrid mode: the table writer without a capture, beside the queue. */
-		struct pflog_params tp = {
-		    .table =
-		        {
-		            .writer = writer,
-		            .nft_table = d->cfg.nft_table,
-		            .nft_set4 = d->cfg.nft_set4,
-		            .nft_set6 = d->cfg.nft_set6,
-		            .pf_table = d->cfg.table,
-		            .ipset4 = d->cfg.ipset,
-		            .ipset6 = d->cfg.ipset6,
-		            .v4_prefix = d->cfg.ipv4_prefix,
-		            .v6_prefix = d->cfg.ipv6_prefix,
-		            .default_timeout = d->cfg.whitelist_time,
-		            .max_entries = d->cfg.max_entries,
-		            .replace_only = sandbox_pledges_pf(),
-		            .later = table_later,
-		            .later_ctx = d,
-		        },
-		    .entries = table_entries,
-		    .entries_ctx = d,
-		};
+		struct pflog_params tp = table_params(d, writer);
 
 		d->table = pflog_open(&tp, observe, d, err, errlen);
 		if (!d->table)
@@ -648,31 +655,10 @@ static int open_backend(struct daemon *d, char *err, size_t errlen)
 		d->fake_commits.per_second = FAKE_COMMITS_PER_SECOND;
 	}
 	if (table_mode) {
-		struct pflog_params pp = {
-		    .interface = d->cfg.pflog_interface,
-		    .filter = d->cfg.pcap_filter,
-		    .table =
-		        {
-		            .writer = writer,
-		            .nft_table = d->cfg.nft_table,
-		            .nft_set4 = d->cfg.nft_set4,
-		            .nft_set6 = d->cfg.nft_set6,
-		            .pf_table = d->cfg.table,
-		            .ipset4 = d->cfg.ipset,
-		            .ipset6 = d->cfg.ipset6,
-		            .v4_prefix = d->cfg.ipv4_prefix,
-		            .v6_prefix = d->cfg.ipv6_prefix,
-		            .default_timeout = d->cfg.whitelist_time,
-		            .max_entries = d->cfg.max_entries,
-		            /* OpenBSD's pledge("pf") allows whole-table replaces only. */
-		            .replace_only = sandbox_pledges_pf(),
-		            .later = table_later,
-		            .later_ctx = d,
-		        },
-		    .entries = table_entries,
-		    .entries_ctx = d,
-		};
+		struct pflog_params pp = table_params(d, writer);
 
+		pp.interface = d->cfg.pflog_interface;
+		pp.filter = d->cfg.pcap_filter;
 		d->pf = pflog_open(&pp, observe, d, err, errlen);
 		d->table = d->pf;
 		return d->pf ? 0 : -EIO;

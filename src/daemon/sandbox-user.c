@@ -16,9 +16,9 @@
 
 int sandbox_drop_user(const char *user, const char *group, char *err, size_t errlen)
 {
-	const struct passwd *pw;
 	uid_t uid, ruid, euid, suid;
 	gid_t gid, rgid, egid, sgid;
+	int r;
 
 	if (!user) {
 		if (group) {
@@ -27,37 +27,9 @@ int sandbox_drop_user(const char *user, const char *group, char *err, size_t err
 		}
 		return 0;
 	}
-	errno = 0;
-	pw = getpwnam(user);
-	if (!pw) {
-		/* Not found leaves errno alone, or sets ENOENT/ESRCH (glibc). */
-		if (errno && errno != ENOENT && errno != ESRCH) {
-			snprintf(err, errlen, "user %s: %s", user, strerror(errno));
-			return -errno;
-		}
-		snprintf(err, errlen,
-		         "user %s does not exist: create it as a system user without a login "
-		         "shell",
-		         user);
-		return -ENOENT;
-	}
-	uid = pw->pw_uid;
-	gid = pw->pw_gid;
-	if (group) {
-		const struct group *gr;
-
-		errno = 0;
-		gr = getgrnam(group);
-		if (!gr) {
-			if (errno && errno != ENOENT && errno != ESRCH) {
-				snprintf(err, errlen, "group %s: %s", group, strerror(errno));
-				return -errno;
-			}
-			snprintf(err, errlen, "group %s does not exist", group);
-			return -ENOENT;
-		}
-		gid = gr->gr_gid;
-	}
+	r = sandbox_lookup(user, group, &uid, &gid, err, errlen);
+	if (r < 0)
+		return r;
 	if (uid == 0) {
 		snprintf(err, errlen, "user %s is root: name an unprivileged user", user);
 		return -EINVAL;

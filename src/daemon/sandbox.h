@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 /*
  * Least privilege once everything privileged is open, in spamlogd's order:
@@ -29,6 +30,13 @@ struct sandbox_paths {
 	const struct config_list *allow_files; /* allow-file: read again on SIGHUP */
 	const char *redis_socket;              /* redis unix:PATH: connected to (reconnects) */
 };
+
+/*
+ * sandbox_lookup() - the IDs of @user and of @group (NULL: the user's primary
+ * group), with one line naming what is missing in @err.
+ */
+int sandbox_lookup(const char *user, const char *group, uid_t *uid, gid_t *gid, char *err,
+                   size_t errlen);
 
 /**
  * sandbox_lock_capture() - lock the capture descriptor @fd (BIOCLOCK on the

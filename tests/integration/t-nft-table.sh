@@ -6,7 +6,8 @@
 # rest) and mxallowd --backend pflog -p nflog:5 --table-writer nft keeping the sets in step.
 # Postfix delivers, a direct-to-second-MX client is dropped by the kernel, rDNS siblings land in
 # the sets, a restart keeps the elements (no flush), after SIGKILL the kernel still admits,
-# drops and expires; a missing set or one of the wrong type is the documented error.
+# drops and expires; a missing set or one of the wrong type is the documented error; the
+# ruleset's renewal rule renews a member on use in the kernel, also while mxallowd is stopped.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/nft-lib.sh"
 
@@ -121,5 +122,29 @@ in_srv nft add set inet other white4 '{ type ipv4_addr; }'
 nft_start_fails "set inet other white4 has no timeout flag" \
 	--backend pflog -p "nflog:$NFLOG_GROUP" --table-writer nft --nft-table other
 in_srv nft delete table inet other
+
+# past T: the clock is at or beyond T (seconds since the epoch).
+past() { [ "$(date +%s)" -ge "$1" ]; }
+
+section "6. renewal on use: the ruleset renews a member in the kernel, even with mxallowd stopped"
+nft_rules_setup nftables-table.conf 3 60
+in_srv nft flush set inet mxallowd white4
+restart_log
+start_daemon --backend pflog -p "nflog:$NFLOG_GROUP" --table-writer nft -f "$FAKE4" -r "$REAL4" \
+	-t 3 --renew-time 60
+expect_probe refused 198.51.100.8 "$FAKE4"
+expect_probe greeting 198.51.100.8 "$REAL4"
+check "the daemon renewed its entry from the pass record" \
+	log_wait 'whitelist renew addr=198\.51\.100\.8 reason=fake-mx use=accepted expires-in=60( |$)' 5
+t=$(nft_expires white4 198.51.100.8)
+check "the element lives renew-time: ${t:-none} s (> 30)" test "${t:-0}" -gt 30
+kill -KILL "$DAEMON_PID"
+wait_pid "$DAEMON_PID" 5
+DAEMON_PID=
+t0=$(date +%s)
+check "whitelist-time has passed (bounded wait)" wait_for 10 past $((t0 + 4))
+expect_probe greeting 198.51.100.8 "$REAL4"
+t=$(nft_expires white4 198.51.100.8)
+check "with mxallowd gone the kernel renewed it again: ${t:-none} s (> 55)" test "${t:-0}" -gt 55
 
 finish

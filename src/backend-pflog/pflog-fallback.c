@@ -126,3 +126,9 @@ int pflog_time_left(struct pflog *pf, const mxa_addr *a, uint32_t *left)
 	(void)left;
 	return -EOPNOTSUPP;
 }
+
+int pflog_learn(struct pflog *pf)
+{
+	(void)pf;
+	return 0;
+}

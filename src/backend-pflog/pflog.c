@@ -276,3 +276,8 @@ int pflog_time_left(struct pflog *pf, const mxa_addr *a, uint32_t *left)
 {
 	return table_time_left(pf->table, a, left);
 }
+
+int pflog_learn(struct pflog *pf)
+{
+	return table_learn(pf->table);
+}

@@ -110,6 +110,8 @@ int pflog_set_static(struct pflog *pf, const struct netset *s, char *err, size_t
 
 /* The remaining seconds of @a's kernel element (see table_time_left()). */
 int pflog_time_left(struct pflog *pf, const mxa_addr *a, uint32_t *left);
+/* The kernel's renewals made while the daemon was stopped (see table_learn()). */
+int pflog_learn(struct pflog *pf);
 
 /**
  * pflog_capture_drops() - log records the kernel dropped before the capture

@@ -915,6 +915,53 @@ static size_t send_singly(struct table_writer *w, size_t from, int *first)
 	return refused;
 }
 
+struct op_pos {
+	mxa_addr addr;
+	size_t i;
+};
+
+static int op_pos_cmp(const void *a, const void *b)
+{
+	const struct op_pos *x = a, *y = b;
+	int c = memcmp(x->addr.b, y->addr.b, sizeof(x->addr.b));
+
+	return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+/*
+ * Several adds of one element in one commit (a fake-MX hit's write, then its
+ * renewal on use): the kernel keeps the first of duplicates in a message, so
+ * the later timeout would be lost. Only the last add of an address stays,
+ * unless a delete of it comes in between (a re-time: delete, then add); the
+ * order of the rest is kept. Best effort: without memory nothing is dropped.
+ */
+static void coalesce_adds(struct table_writer *w)
+{
+	size_t n = w->n_ops, out = 0;
+	struct op_pos *p;
+	bool *drop;
+
+	if (n < 2)
+		return;
+	p = malloc(n * sizeof(*p));
+	drop = calloc(n, sizeof(*drop));
+	if (p && drop) {
+		for (size_t i = 0; i < n; i++)
+			p[i] = (struct op_pos){w->ops[i].addr, i};
+		qsort(p, n, sizeof(*p), op_pos_cmp);
+		for (size_t k = 0; k + 1 < n; k++)
+			if (addr_equal(&p[k].addr, &p[k + 1].addr) && w->ops[p[k].i].add &&
+			    w->ops[p[k + 1].i].add)
+				drop[p[k].i] = true;
+		for (size_t i = 0; i < n; i++)
+			if (!drop[i])
+				w->ops[out++] = w->ops[i];
+		w->n_ops = out;
+	}
+	free(p);
+	free(drop);
+}
+
 static int nftw_commit(struct table_writer *w, char *err, size_t errlen)
 {
 	size_t n = w->n_ops, done, refused;
@@ -924,6 +971,8 @@ static int nftw_commit(struct table_writer *w, char *err, size_t errlen)
 	read_counter(w);
 	if (n == 0)
 		return 0;
+	coalesce_adds(w);
+	n = w->n_ops;
 	done = send_changes(w, w->ops, 0, n, &e);
 	if (done == n) {
 		w->n_ops = 0;
@@ -1319,6 +1368,25 @@ static int nftw_set_static(struct table_writer *w, const struct netset *ns, char
 	return (int)count;
 }
 
+static int nftw_learn(struct table_writer *w)
+{
+	int64_t now = mono_now();
+	int n = 0;
+
+	for (size_t i = 0; w->later && i < w->adopted.n; i++) {
+		const struct table_util_entry *e = &w->adopted.v[i];
+		uint32_t left = (uint32_t)((int64_t)e->timeout - now);
+
+		if ((int64_t)e->timeout <= now || w->later(w->later_ctx, &e->addr, left) <= 0)
+			continue;
+		/* After the restored deadline the daemon queued: the kernel's stays. */
+		if (queue_change(w, &e->addr, left, true) < 0)
+			break;
+		n++;
+	}
+	return n;
+}
+
 /* One element's remaining time: a GETSETELEM of its key (not a dump). */
 static int nftw_time_left(struct table_writer *w, const mxa_addr *a, uint32_t *left)
 {
@@ -1393,4 +1461,5 @@ const struct table_ops table_nft_ops = {
     .describe = nftw_describe,
     .set_static = nftw_set_static,
     .time_left = nftw_time_left,
+    .learn = nftw_learn,
 };

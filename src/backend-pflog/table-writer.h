@@ -27,6 +27,7 @@ struct table_ops {
 	int (*set_static)(struct table_writer *w, const struct netset *s, char *err, size_t errlen);
 	/* table_time_left(); NULL: the writer cannot tell (-EOPNOTSUPP). */
 	int (*time_left)(struct table_writer *w, const mxa_addr *a, uint32_t *left);
+	int (*learn)(struct table_writer *w); /* table_learn(); NULL: nothing to learn */
 };
 
 extern const struct table_ops table_ipset_ops;

@@ -122,3 +122,8 @@ int table_time_left(struct table *t, const mxa_addr *a, uint32_t *left)
 {
 	return t->ops->time_left ? t->ops->time_left(t->w, a, left) : -EOPNOTSUPP;
 }
+
+int table_learn(struct table *t)
+{
+	return t->ops->learn ? t->ops->learn(t->w) : 0;
+}

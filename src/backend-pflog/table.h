@@ -154,6 +154,16 @@ int table_set_static(struct table *t, const struct netset *s, char *err, size_t 
  */
 int table_time_left(struct table *t, const mxa_addr *a, uint32_t *left);
 
+/**
+ * table_learn() - nft: offer the elements taken over at start (table_open())
+ * to table_params.later, as a resync would: a daemon that restored its
+ * whitelist from a file follows the renewals the kernel made while it was
+ * stopped, before its own writes of the restored deadlines are committed
+ * (they would cut those renewals back). Other writers: nothing. Returns how
+ * many the whitelist followed.
+ */
+int table_learn(struct table *t);
+
 /* "pf table <mx-white>", "ipset mx-white/mx-white6": for the start-up line. */
 const char *table_describe(const struct table *t);
 

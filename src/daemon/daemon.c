@@ -773,6 +773,9 @@ int daemon_main(int argc, char **argv)
 	d.restoring = true;
 	state_restore(d.state, d.mx, daemon_now());
 	d.restoring = false;
+	/* nft: renewals the kernel made while we were stopped win over the saved deadlines. */
+	if (d.table)
+		(void)pflog_learn(d.table);
 	daemon_table_sync(&d);
 	/* Before detaching: "another mxallowd answers on it" reaches the terminal. */
 	if (control_open(&d, err, sizeof(err)) < 0) {

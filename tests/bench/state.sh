@@ -33,17 +33,22 @@ command -v tcpdump >/dev/null || die "tcpdump is missing (apt-get install tcpdum
 need_net
 conf="$TMP/state.conf"
 printf 'save-interval 86400\n' >"$conf"
-# Accepted SYNs from the flood sources get a RST; the rule comes before the bench's DROP.
+# Accepted SYNs from the flood sources get a RST; the rule comes before the bench's DROP. The
+# RSTs go to the client's MAC address through its address (the sources answer no ARP).
 in_srv iptables -I INPUT 1 -p tcp --dport 25 -d "$REAL4" -s "$SRC4_PREFIX" \
 	-j REJECT --reject-with tcp-reset
+in_srv ip route replace "$SRC4_PREFIX" via "$CLIENT4" dev vsrv onlink
 CONS_LOG="$TMP/consumer-state.log"
 ip netns exec "$NS_SRV" taskset -c "$CONS_CPU" "$MXALLOWD" -F -s -q -b -c "$conf" \
 	-n "$QNUM" -f "$FAKE4" -r "$REAL4" -f "$FAKE6" -r "$REAL6" --max-entries 1200000 \
 	--queue-maxlen 4096 --state-file "$TMP/state/whitelist.state" >"$CONS_LOG" 2>&1 &
 CONS_PID=$!
 wait_for 5 queue_bound || die "mxallowd did not start: $(tail -n3 "$CONS_LOG")"
+# The IPv4 clients first and gently: every one of them must be whitelisted (a dropped SYN
+# gets no RST and would look like a pause).
+synflood -d "$FAKE4" -p "$SRC4_PREFIX" -o 0 -n "$SRC4_SPAN" -r 50000 >/dev/null
+wait_for 10 queue_empty
 synflood -d "$FAKE6" -p "$SRC6_PREFIX" -o 1 -n "$STATE_FILL6" -r 100000 >/dev/null
-synflood -d "$FAKE4" -p "$SRC4_PREFIX" -o 0 -n "$SRC4_SPAN" -r 100000 >/dev/null
 wait_for 10 queue_empty
 s=$(daemon_stats)
 entries=$(stat_field entries "$s")
@@ -60,10 +65,11 @@ rst_gaps() {
 # pause_window MODE: the flood for STATE_SECONDS, RSTs captured; one CSV row.
 pause_window() {
 	local mode=$1 pcap="$TMP/state-$1.pcap" err="$TMP/tcpdump-$1.err" tp s0 s1 out sent
-	in_cli tcpdump -i vcli -n -B 65536 -s 64 -w "$pcap" \
+	# Directly, not through in_cli: $! must be tcpdump itself.
+	ip netns exec "$NS_CLI" tcpdump -i vcli -n -B 65536 -s 64 -w "$pcap" \
 		"tcp[tcpflags] & tcp-rst != 0 and src host $REAL4" 2>"$err" &
 	tp=$!
-	wait_for 5 grep -q 'listening on' "$err" || die "tcpdump did not start: $(cat "$err")"
+	wait_for 5 grep -qs 'listening on' "$err" || die "tcpdump did not start: $(cat "$err")"
 	s0=$(daemon_stats)
 	out=$(synflood -d "$REAL4" -p "$SRC4_PREFIX" -k "$SRC4_SPAN" -R -b 1 \
 		-n $((STATE_RATE * STATE_SECONDS)) -r "$STATE_RATE" -s 7)
@@ -74,7 +80,8 @@ pause_window() {
 	s1=$(daemon_stats)
 	sent=$(sed -n 's/sent=\([0-9]*\).*/\1/p' <<<"$out")
 	read -r rsts max p999 o1 o5 <<<"$(rst_gaps "$pcap")"
-	line="$mode,$entries,$STATE_SECONDS,$sent,$rsts"
+	line="$mode,$entries,$STATE_SECONDS,$sent"
+	line="$line,$(($(stat_field accepted "$s1") - $(stat_field accepted "$s0"))),$rsts"
 	line="$line,$(($(stat_field state-saves "$s1") - $(stat_field state-saves "$s0")))"
 	line="$line,$(stat_field state-save-errors "$s1"),$(stat_field state-fork-usec "$s1")"
 	line="$line,$max,$p999,$o1,$o5,$(sed -n 's/^\([0-9]*\) packets* dropped by kernel.*/\1/p' "$err")"
@@ -82,7 +89,7 @@ pause_window() {
 	say "  $line"
 }
 
-echo "mode,entries,seconds,syns_sent,rsts,saves,save_errors,fork_usec_last,max_gap_ms,p999_gap_ms,gaps_over_1ms,gaps_over_5ms,capture_dropped" \
+echo "mode,entries,seconds,syns_sent,accepted,rsts,saves,save_errors,fork_usec_last,max_gap_ms,p999_gap_ms,gaps_over_1ms,gaps_over_5ms,capture_dropped" \
 	>"$OUT/state-pause.csv"
 pause_window no-save
 printf 'save-interval 1\n' >"$conf"
@@ -96,3 +103,4 @@ ls -l "$TMP/state" >&2
 stop_consumer
 in_srv iptables -D INPUT -p tcp --dport 25 -d "$REAL4" -s "$SRC4_PREFIX" \
 	-j REJECT --reject-with tcp-reset
+in_srv ip route replace "$SRC4_PREFIX" dev vsrv

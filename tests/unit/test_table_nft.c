@@ -733,6 +733,87 @@ static void test_static(void **state)
 	table_close(t, true);
 }
 
+/*
+ * Two writes of one element in one commit (a fake-MX hit's entry, then its
+ * renewal on use): the later timeout is what the kernel keeps.
+ */
+static void test_last_write_wins(void **state)
+{
+	char err[512];
+	struct table *t;
+	mxa_addr a = ip("192.0.2.1"), b = ip("192.0.2.2");
+	long e;
+
+	(void)state;
+	if (!ready)
+		skip();
+	ruleset("timeout", "timeout", NULL);
+	t = open_nft(32, 128, 1000, err, sizeof(err));
+	assert_non_null(t);
+	assert_int_equal(table_add(t, &a, 100), 0);
+	assert_int_equal(table_add(t, &b, 100), 0);
+	assert_int_equal(table_add(t, &a, 600), 0);
+	assert_int_equal(table_commit(t, err, sizeof(err)), 2);
+	e = expires("white4", "192.0.2.1");
+	assert_true(e > 590 && e <= 600);
+	/* Again, now that the element exists. */
+	assert_int_equal(table_add(t, &a, 100), 0);
+	assert_int_equal(table_add(t, &a, 900), 0);
+	assert_int_equal(table_commit(t, err, sizeof(err)), 1);
+	e = expires("white4", "192.0.2.1");
+	assert_true(e > 890 && e <= 900);
+	/* A delete in between stays: delete, then add. */
+	assert_int_equal(table_add(t, &b, 700), 0);
+	assert_int_equal(table_del(t, &b), 0);
+	assert_int_equal(table_add(t, &b, 300), 0);
+	assert_int_equal(table_commit(t, err, sizeof(err)), 3);
+	e = expires("white4", "192.0.2.2");
+	assert_true(e > 290 && e <= 300);
+	table_close(t, true);
+}
+
+/*
+ * A restart with a state file: the elements the kernel renewed while the
+ * daemon was stopped are offered at once (table_learn()), and the restored
+ * deadline the daemon queued does not cut them back.
+ */
+static void test_learn_at_start(void **state)
+{
+	struct follower fo = {.follow = {"192.0.2.1"}};
+	struct table_params p = {.writer = "nft",
+	                         .v4_prefix = 32,
+	                         .v6_prefix = 128,
+	                         .max_entries = 1000,
+	                         .later = later_cb,
+	                         .later_ctx = &fo};
+	char err[512];
+	struct table *t;
+	mxa_addr a = ip("192.0.2.1"), b = ip("192.0.2.2");
+	long e;
+
+	(void)state;
+	if (!ready)
+		skip();
+	ruleset("timeout", "timeout", NULL);
+	assert_int_equal(sh("nft add element inet mxallowd white4 '{ 192.0.2.1 timeout 3000s, "
+	                    "192.0.2.2 timeout 3000s }'"),
+	                 0);
+	t = table_open(&p, err, sizeof(err));
+	assert_non_null(t);
+	/* The state file's deadlines, written back as the daemon restores them. */
+	assert_int_equal(table_add(t, &a, 100), 0);
+	assert_int_equal(table_add(t, &b, 100), 0);
+	assert_int_equal(table_learn(t), 1);
+	assert_int_equal(fo.n, 2);
+	assert_int_equal(table_commit(t, err, sizeof(err)), 2); /* .1's first write superseded */
+	e = expires("white4", "192.0.2.1");
+	assert_true(e > 2990 && e <= 3000);
+	/* Not followed: the daemon's own deadline stands (this kernel re-arms on re-add). */
+	e = expires("white4", "192.0.2.2");
+	assert_true(e <= 100 || e > 2990);
+	table_close(t, true);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -749,6 +830,8 @@ int main(void)
 	    cmocka_unit_test(test_kernel_counter),
 	    cmocka_unit_test(test_time_left),
 	    cmocka_unit_test(test_resync_follows_kernel_renewals),
+	    cmocka_unit_test(test_last_write_wins),
+	    cmocka_unit_test(test_learn_at_start),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, NULL);

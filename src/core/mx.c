@@ -132,8 +132,7 @@ mxa_time mx_expire(struct mx *mx, mxa_time now)
 
 		n++;
 		if (r < 0) {
-			/* No questions left this second: back in (a slot was just freed), due
-			 * still. */
+			/* No questions left this second: back in (its slot is free), still due. */
 			(void)whitelist_put(mx->wl, &e, NULL);
 			break;
 		}

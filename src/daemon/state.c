@@ -396,10 +396,11 @@ void state_arm(struct state *s, uint64_t changes, mxa_time now)
 
 /*
  * The child gives way to the loop: it leaves the loop's CPUs to it where it
- * can run elsewhere (a daemon pinned with taskset or CPUAffinity=), and
- * where they share a CPU it runs only when the loop has nothing to do
- * (SCHED_IDLE on Linux; a nice value of 19 elsewhere). Feature macros, not
- * systems: what the C library offers is used.
+ * can run elsewhere (a daemon pinned with taskset or CPUAffinity=; a feature
+ * macro, not a system test), and runs at nice 10: where the two share a CPU
+ * the loop waits for one short time slice of the child at most, and the
+ * child gets about a tenth of a busy CPU. Not SCHED_IDLE nor nice 19: on a
+ * busy host those put a save off for many seconds, or for ever.
  */
 static void child_give_way(void)
 {
@@ -419,13 +420,7 @@ static void child_give_way(void)
 			(void)sched_setaffinity(0, sizeof(others), &others);
 	}
 #endif
-#ifdef SCHED_IDLE
-	struct sched_param sp = {.sched_priority = 0};
-
-	if (sched_setscheduler(0, SCHED_IDLE, &sp) == 0)
-		return;
-#endif
-	(void)setpriority(PRIO_PROCESS, 0, 19);
+	(void)setpriority(PRIO_PROCESS, 0, 10);
 }
 
 struct sink_fd {

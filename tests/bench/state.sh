@@ -19,7 +19,7 @@
 # Needs tcpdump. The state files go to $TMP/state (the file system is printed).
 
 STATE_RATE=${STATE_RATE:-30000}
-STATE_SECONDS=${STATE_SECONDS:-10}
+STATE_SECONDS=${STATE_SECONDS:-20}
 STATE_FILL6=${STATE_FILL6:-1000000}
 
 section "state file (a): save and load at 1e3 ... 1e6 entries (bench-state on CPU $CONS_CPU)"

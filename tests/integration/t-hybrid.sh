@@ -187,4 +187,31 @@ check "the resync learnt the renewal long before whitelist-time: whitelist renew
 	log_wait 'whitelist renew addr=198\.51\.100\.7 reason=fake-mx use=accepted expires-in=(5[0-9]|60)( |$)' 5
 stop_daemon
 
+section "7. a restart with a state file keeps the renewals the kernel made meanwhile"
+STATE="$MXA_TMP/hybrid.state"
+HYBRID_RENEW=(--backend nfqueue -n "$QUEUE_NUM" --table-writer nft -f "$FAKE4" -r "$REAL4"
+	-t 30 --renew-time 60 --no-rdns-whitelist --state-file "$STATE")
+restart_log
+start_daemon "${HYBRID_RENEW[@]}"
+expect_probe refused 198.51.100.9 "$FAKE4"
+check "whitelisted for 30 s" log_wait 'whitelist add addr=198\.51\.100\.9 reason=fake-mx .*expires-in=30( |$)' 5
+stop_daemon
+check "the state file has it" log_has "state: saved [1-9][0-9]* entries to $(re "$STATE")$"
+# Stopped: the kernel still accepts the member and renews it (queue bypass for the others).
+expect_probe greeting 198.51.100.9 "$REAL4"
+t=$(nft_expires white4 198.51.100.9)
+check "the kernel renewed it while mxallowd was stopped: ${t:-none} s (> 40)" test "${t:-0}" -gt 40
+# A few seconds on, the saved deadline is a timeout other than the element's own (the kernel
+# ignores a re-add with an unchanged timeout): written back alone, it would cut the renewal.
+t0=$(date +%s)
+check "3 s later (bounded wait)" wait_for 10 past $((t0 + 3))
+restart_log
+start_daemon "${HYBRID_RENEW[@]}"
+check "the daemon followed the kernel at start: whitelist renew ... use=accepted" \
+	log_wait 'whitelist renew addr=198\.51\.100\.9 reason=fake-mx use=accepted expires-in=(4[0-9]|5[0-9]|60)( |$)' 5
+t=$(nft_expires white4 198.51.100.9)
+check "the restored (shorter) deadline did not cut the element back: ${t:-none} s (> 40)" \
+	test "${t:-0}" -gt 40
+stop_daemon
+
 finish

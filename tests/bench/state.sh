@@ -12,9 +12,11 @@
 #      clients): a steady flood of SYNs to the real MX from the whitelisted IPv4 clients, while
 #      the daemon saves its state file back to back (save-interval 1; the accepted SYNs change
 #      the whitelist every second). A REJECT rule after the verdict answers each accepted SYN
-#      with a RST, which tcpdump timestamps (kernel time) on the client side: the longest gap
-#      between two RSTs bounds the longest pause between two verdicts. The baseline is the same
-#      flood with save-interval 86400 (no save), on the same daemon.  -> $OUT/state-pause.csv
+#      with a RST; tcpdump on the server's interface timestamps (kernel time) each SYN as it
+#      arrives and its RST as it leaves: the longest time in which a SYN was waiting and no
+#      verdict came is the longest pause of the verdict loop (see verdict_pauses), independent
+#      of the generator's own stalls. The baseline is the same flood with save-interval 86400
+#      (no save), on the same daemon.                                  -> $OUT/state-pause.csv
 #
 # Needs tcpdump. The state files go to $TMP/state (the file system is printed).
 
@@ -41,7 +43,8 @@ in_srv ip route replace "$SRC4_PREFIX" via "$CLIENT4" dev vsrv onlink
 CONS_LOG="$TMP/consumer-state.log"
 ip netns exec "$NS_SRV" taskset -c "$CONS_CPU" "$MXALLOWD" -F -s -q -b -c "$conf" \
 	-n "$QNUM" -f "$FAKE4" -r "$REAL4" -f "$FAKE6" -r "$REAL6" --max-entries 1200000 \
-	--queue-maxlen 4096 --state-file "$TMP/state/whitelist.state" >"$CONS_LOG" 2>&1 &
+	--queue-maxlen 4096 --state-file "$TMP/state/whitelist.state" --control-socket none \
+	>"$CONS_LOG" 2>&1 &
 CONS_PID=$!
 wait_for 5 queue_bound || die "mxallowd did not start: $(tail -n3 "$CONS_LOG")"
 # The IPv4 clients first and gently: every one of them must be whitelisted (a dropped SYN
@@ -54,20 +57,31 @@ s=$(daemon_stats)
 entries=$(stat_field entries "$s")
 say "  the daemon holds $entries entries"
 
-# rst_gaps PCAP: "rsts max_gap_ms p999_gap_ms gaps_over_1ms gaps_over_5ms" from kernel timestamps.
-rst_gaps() {
-	tcpdump -r "$1" -n -tt 2>/dev/null | awk '{ t = $1 + 0; if (n++) print (t - p) * 1e3; p = t }' |
-		sort -g | awk '{ g[NR] = $1; if ($1 > 1) o1++; if ($1 > 5) o5++ }
-			END { i = int(NR * 0.999); if (i < 1) i = 1
-				printf "%d %.3f %.3f %d %d\n", NR + 1, g[NR], g[i], o1, o5 }'
+# verdict_pauses PCAP: from a capture on the server's interface (kernel timestamps): each SYN's
+# arrival, and its RST's departure (sent inside the verdict's system call), matched by the
+# client's address and port. A pause of the verdict loop is a time in which a SYN was waiting
+# and no verdict was given: for each RST, from the later of the previous RST and its own SYN's
+# arrival. (A plain gap between RSTs would also count the generator's own stalls.) Prints
+# "matched max_pause_ms p999_pause_ms pauses_over_1ms pauses_over_5ms max_wait_ms", the last
+# being the longest time a SYN waited for its verdict.
+verdict_pauses() {
+	tcpdump -r "$1" -n -tt 2>/dev/null | awk '
+		$5 ~ /\.25:$/ && / Flags \[S\]/ { syn[$3] = $1; next }
+		$3 ~ /\.25$/ && / Flags \[R/ { k = $5; sub(/:$/, "", k)
+			if (k in syn) { s = syn[k]; delete syn[k]
+				print (($1 - (s > p ? s : p)) * 1e3), (($1 - s) * 1e3) }
+			p = $1 }' | sort -g | awk '
+		{ v[NR] = $1; if ($1 > 1) o1++; if ($1 > 5) o5++; if ($2 > w) w = $2 }
+		END { i = int(NR * 0.999); if (i < 1) i = 1
+			printf "%d %.3f %.3f %d %d %.3f\n", NR, v[NR], v[i], o1, o5, w }'
 }
 
-# pause_window MODE: the flood for STATE_SECONDS, RSTs captured; one CSV row.
+# pause_window MODE: the flood for STATE_SECONDS, captured on the server side; one CSV row.
 pause_window() {
 	local mode=$1 pcap="$TMP/state-$1.pcap" err="$TMP/tcpdump-$1.err" tp s0 s1 out sent
-	# Directly, not through in_cli: $! must be tcpdump itself.
-	ip netns exec "$NS_CLI" tcpdump -i vcli -n -B 65536 -s 64 -w "$pcap" \
-		"tcp[tcpflags] & tcp-rst != 0 and src host $REAL4" 2>"$err" &
+	# Directly, not through in_srv: $! must be tcpdump itself.
+	ip netns exec "$NS_SRV" taskset -c "$GEN_CPU" tcpdump -i vsrv -n -B 131072 -s 80 -w "$pcap" \
+		"tcp port 25 and host $REAL4 and (tcp[tcpflags] & (tcp-syn|tcp-rst) != 0)" 2>"$err" &
 	tp=$!
 	wait_for 5 grep -qs 'listening on' "$err" || die "tcpdump did not start: $(cat "$err")"
 	s0=$(daemon_stats)
@@ -79,17 +93,17 @@ pause_window() {
 	wait "$tp" 2>/dev/null || true
 	s1=$(daemon_stats)
 	sent=$(sed -n 's/sent=\([0-9]*\).*/\1/p' <<<"$out")
-	read -r rsts max p999 o1 o5 <<<"$(rst_gaps "$pcap")"
+	read -r rsts max p999 o1 o5 wait <<<"$(verdict_pauses "$pcap")"
 	line="$mode,$entries,$STATE_SECONDS,$sent"
 	line="$line,$(($(stat_field accepted "$s1") - $(stat_field accepted "$s0"))),$rsts"
 	line="$line,$(($(stat_field state-saves "$s1") - $(stat_field state-saves "$s0")))"
 	line="$line,$(stat_field state-save-errors "$s1"),$(stat_field state-fork-usec "$s1")"
-	line="$line,$max,$p999,$o1,$o5,$(sed -n 's/^\([0-9]*\) packets* dropped by kernel.*/\1/p' "$err")"
+	line="$line,$max,$p999,$o1,$o5,$wait,$(sed -n 's/^\([0-9]*\) packets* dropped by kernel.*/\1/p' "$err")"
 	echo "$line" >>"$OUT/state-pause.csv"
 	say "  $line"
 }
 
-echo "mode,entries,seconds,syns_sent,accepted,rsts,saves,save_errors,fork_usec_last,max_gap_ms,p999_gap_ms,gaps_over_1ms,gaps_over_5ms,capture_dropped" \
+echo "mode,entries,seconds,syns_sent,accepted,matched,saves,save_errors,fork_usec_last,max_pause_ms,p999_pause_ms,pauses_over_1ms,pauses_over_5ms,max_wait_ms,capture_dropped" \
 	>"$OUT/state-pause.csv"
 pause_window no-save
 printf 'save-interval 1\n' >"$conf"

@@ -25,7 +25,9 @@ static const struct {
 	struct option opt;
 	const char *metavar, *help;
 } own_options[] = {
-    {{"config", required_argument, NULL, 'c'}, "FILE", "config file (default " CONFIG_DEFAULT_PATH ")"},
+    {{"config", required_argument, NULL, 'c'},
+     "FILE",
+     "config file (default " CONFIG_DEFAULT_PATH ")"},
     {{"check-config", no_argument, NULL, OPT_CHECK_CONFIG},
      NULL,
      "validate, print the effective configuration, exit"},
@@ -59,8 +61,9 @@ static int build_options(struct option *longs, size_t nlong, char *shorts, size_
 
 		if (nl + 1 >= nlong || ns + 5 >= nshort)
 			return -ENOSPC;
-		longs[nl++] = (struct option){k->name, k->takes_value ? required_argument : no_argument,
-		                              NULL, k->short_opt ? k->short_opt : OPT_KEY + (int)i};
+		longs[nl++] =
+		    (struct option){k->name, k->takes_value ? required_argument : no_argument, NULL,
+		                    k->short_opt ? k->short_opt : OPT_KEY + (int)i};
 		for (size_t j = 0; j < 2; j++) {
 			if (!letters[j])
 				continue;

@@ -2,8 +2,8 @@
 /*
  * The notification protocol is a stable interface of systemd (documented in
  * sd_notify(3) for reimplementation): a datagram of NEWLINE-separated
- * assignments (each ended by one, which systemd accepts) to the AF_UNIX socket in $NOTIFY_SOCKET ('@' for the abstract
- * namespace). A few lines here spare the BSD build a libsystemd dependency.
+ * assignments (each ended by one, which systemd accepts) to the AF_UNIX socket in $NOTIFY_SOCKET
+ * ('@' for the abstract namespace). A few lines here spare the BSD build a libsystemd dependency.
  */
 #include "sdnotify.h"
 

@@ -162,8 +162,8 @@ static void test_missing_file(void **state)
 
 	(void)state;
 	config_init(&c);
-	assert_int_equal(config_load_file(&c, "/nonexistent/mxallowd.conf", false, err, sizeof(err)),
-	                 0);
+	assert_int_equal(
+	    config_load_file(&c, "/nonexistent/mxallowd.conf", false, err, sizeof(err)), 0);
 	assert_int_equal(config_load_file(&c, "/nonexistent/mxallowd.conf", true, err, sizeof(err)),
 	                 -ENOENT);
 	assert_string_equal(err,
@@ -381,8 +381,9 @@ static void test_every_key_is_an_option(void **state)
 		snprintf(opt, sizeof(opt), "--%s", k->name);
 		argv[0] = (char *)"mxallowd";
 		argv[1] = opt;
-		argv[2] = (char *)(k->def ? k->def : strcmp(k->name, "pidfile") == 0 ? "/run/x.pid"
-		                                                                       : "x");
+		argv[2] = (char *)(k->def                            ? k->def
+		                   : strcmp(k->name, "pidfile") == 0 ? "/run/x.pid"
+		                                                     : "x");
 		argv[3] = NULL;
 		if (strstr(k->name, "mailserver"))
 			argv[2] = (char *)"192.0.2.1";

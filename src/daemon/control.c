@@ -13,6 +13,7 @@
  * pipelined request waits for its turn.
  */
 #include "control.h"
+#include "sandbox.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -134,14 +135,18 @@ static int read_group(struct control *ctl, const char *name, char *err, size_t e
 /* The user the daemon switches to (or runs as): owner of the socket and of a directory we make. */
 static void owner_of(const struct daemon *d, uid_t *uid, gid_t *gid)
 {
-	const struct passwd *pw;
+	char err[CONFIG_ERRLEN];
+	uid_t u;
+	gid_t g;
 
 	*uid = (uid_t)-1;
 	*gid = (gid_t)-1;
-	if (!d->cfg.user || geteuid() != 0 || !(pw = getpwnam(d->cfg.user)))
+	/* The same user and group the switch will take (the group key included). */
+	if (!d->cfg.user || geteuid() != 0 ||
+	    sandbox_lookup(d->cfg.user, d->cfg.group, &u, &g, err, sizeof(err)) < 0)
 		return; /* no switch, or sandbox_drop_user() will refuse it with the reason */
-	*uid = pw->pw_uid;
-	*gid = pw->pw_gid;
+	*uid = u;
+	*gid = g;
 }
 
 /*

@@ -37,6 +37,8 @@
  */
 #include "sandbox.h"
 
+#include "config.h"
+
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -275,6 +277,21 @@ int sandbox_restrict(const struct sandbox_paths *p, char *err, size_t errlen)
 			    p->config, who, strerror(e));
 			return -e;
 		}
+	}
+	/* The allow files are read again at every reload, as the config file is. */
+	for (size_t i = 0; p->allow_files && i < p->allow_files->n; i++) {
+		const char *f = p->allow_files->v[i].spec;
+
+		fd = open(f, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+		if (fd < 0) {
+			e = errno;
+			snprintf(
+			    err, errlen,
+			    "allow-file %s is not readable by user %s: reloads would fail (%s)", f,
+			    who, strerror(e));
+			return -e;
+		}
+		close(fd);
 	}
 	if (p->pidfile && check_pidfile(p->pidfile, who, err, errlen) < 0)
 		return -EACCES;

@@ -96,7 +96,7 @@ expect_refused() {
 	out=$(in_srv timeout 10 "$MXALLOWD" -F -s --state-file none --control-socket none "$@" 2>&1)
 	st=$?
 	check "$why: exit status 1 (got $st)" test "$st" -eq 1
-	check "$why: says: $(printf '%s\n' "$out" | grep -E 'config file|pidfile|user' | tail -n1)" \
+	check "$why: says: $(printf '%s\n' "$out" | grep -E 'config file|allow-file|pidfile|user' | tail -n1)" \
 		log_has "$pat" <(printf '%s\n' "$out")
 	check "$why: it never reached 'started'" not log_has ': started ' <(printf '%s\n' "$out")
 }
@@ -167,6 +167,12 @@ chmod 600 "$CONF_DIR/root-only.conf"
 expect_refused "config file mode 600 owned by root" \
 	"config file $(re "$CONF_DIR/root-only.conf") is not readable by user $PRIV_USER: reloads would fail" \
 	-c "$CONF_DIR/root-only.conf" --pidfile "$RUN_DIR/refused.pid" --user "$PRIV_USER"
+printf '198.51.100.0/24\n' >"$CONF_DIR/root-only.allow"
+chmod 600 "$CONF_DIR/root-only.allow"
+expect_refused "allow-file mode 600 owned by root" \
+	"allow-file $(re "$CONF_DIR/root-only.allow") is not readable by user $PRIV_USER: reloads would fail" \
+	-c "$CONF" --allow-file "$CONF_DIR/root-only.allow" --pidfile "$RUN_DIR/refused.pid" \
+	--user "$PRIV_USER"
 expect_refused "pidfile in a root-owned folder" \
 	"pidfile $(re "$MXA_TMP/root.pid") could not be removed at exit by user $PRIV_USER" \
 	-c "$CONF" --pidfile "$MXA_TMP/root.pid" --user "$PRIV_USER"

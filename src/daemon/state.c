@@ -133,14 +133,14 @@ oom:
 	return -ENOMEM;
 }
 
-static void reap(struct state *s, bool block, mxa_time now);
+static void reap(struct state *s, bool block, bool exiting);
 
 struct state *state_free(struct state *s)
 {
 	if (!s)
 		return NULL;
 	if (s->child > 0)
-		reap(s, true, 0);
+		reap(s, true, true);
 	free(s->loaded);
 	free(s->path);
 	free(s->tmp);
@@ -487,6 +487,8 @@ static int write_snapshot(const struct state *s, const struct whitelist *wl, con
 	int fd, dfd, r;
 
 	fd = open(s->tmp, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == EACCES && unlink(s->tmp) == 0) /* left by a run as another user */
+		fd = open(s->tmp, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		r = -errno;
 		snprintf(err, errlen, "cannot save %s: open %s: %s", s->path, s->tmp, strerror(-r));
@@ -603,6 +605,8 @@ int state_save_start(struct state *s, const struct mx *mx, const struct config *
 	}
 	s->stats.fork_usec =
 	    (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000);
+	if (s->stats.fork_usec > s->stats.fork_usec_max)
+		s->stats.fork_usec_max = s->stats.fork_usec;
 	s->child = pid;
 	s->child_pipe = p[0];
 	s->child_changes = changes;
@@ -610,15 +614,18 @@ int state_save_start(struct state *s, const struct mx *mx, const struct config *
 	return 0;
 }
 
-/* Accounts for a finished child (or waits for it with @block). */
-static void reap(struct state *s, bool block, mxa_time now)
+/*
+ * Accounts for a finished child (or waits for it with @block). @exiting: a
+ * child ended by SIGTERM or SIGINT is expected (a service manager signals
+ * the whole group at a stop), and the synchronous save follows.
+ */
+static void reap(struct state *s, bool block, bool exiting)
 {
 	char msg[512];
 	int status = 0;
 	ssize_t n;
 	pid_t r;
 
-	(void)now;
 	do
 		r = waitpid(s->child, &status, block ? 0 : WNOHANG);
 	while (r < 0 && errno == EINTR);
@@ -632,6 +639,9 @@ static void reap(struct state *s, bool block, mxa_time now)
 		save_done(s, s->child_changes, s->child_started);
 		return;
 	}
+	if (exiting && r > 0 && WIFSIGNALED(status) &&
+	    (WTERMSIG(status) == SIGTERM || WTERMSIG(status) == SIGINT))
+		return;
 	s->stats.save_errors++;
 	if (n > 0) {
 		msg[n] = 0;
@@ -648,8 +658,9 @@ int state_save_wait(struct state *s, mxa_time now)
 {
 	uint64_t errors = s->stats.save_errors;
 
+	(void)now;
 	if (s->child > 0)
-		reap(s, true, now);
+		reap(s, true, false);
 	return s->stats.save_errors == errors ? 0 : -EIO;
 }
 
@@ -659,7 +670,7 @@ void state_tick(struct state *s, const struct mx *mx, const struct config *c, ui
 	if (!s || !s->armed)
 		return;
 	if (s->child > 0)
-		reap(s, false, now);
+		reap(s, false, false);
 	if (s->child > 0)
 		return;
 	if (s->saved_valid && changes == s->changes_saved) {
@@ -681,7 +692,7 @@ int state_save_final(struct state *s, const struct mx *mx, const struct config *
 	if (!s || !s->armed)
 		return 0;
 	if (s->child > 0)
-		reap(s, true, now);
+		reap(s, true, true);
 	if (s->saved_valid && changes == s->changes_saved)
 		return 0;
 	r = write_snapshot(s, mx_whitelist(mx), c, now, &count, err, sizeof(err));

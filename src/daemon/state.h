@@ -26,11 +26,12 @@
 struct state;
 
 struct state_stats {
-	uint64_t saves;       /* good saves since start */
-	uint64_t save_errors; /* failed saves (fork, write, fsync, rename) */
-	uint64_t age;         /* seconds the file has been behind the whitelist; 0: up to date */
-	uint64_t loaded;      /* entries loaded at start */
-	uint64_t fork_usec;   /* how long the last fork() held the loop, in microseconds */
+	uint64_t saves;         /* good saves since start */
+	uint64_t save_errors;   /* failed saves (fork, write, fsync, rename) */
+	uint64_t age;           /* seconds the file has been behind the whitelist; 0: up to date */
+	uint64_t loaded;        /* entries loaded at start */
+	uint64_t fork_usec;     /* how long the last fork() held the loop, in microseconds */
+	uint64_t fork_usec_max; /* the longest since start */
 };
 
 /**

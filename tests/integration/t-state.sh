@@ -135,7 +135,7 @@ check "the evidence is the foreign file" grep -q '^fake-mailserver' "$STATE.corr
 stop_daemon
 restart_log
 if ip netns exec "$NS_SRV" "$MXALLOWD" -F -s -c "$conf" --state-file "$STATE_DIR/no/such/dir/x.state" \
-	--pidfile "$MXA_TMP/nodir.pid" >"$DAEMON_LOG" 2>&1; then
+	--control-socket none --pidfile "$MXA_TMP/nodir.pid" >"$DAEMON_LOG" 2>&1; then
 	fail "a state-file in a missing directory (not the default) was accepted"
 else
 	check "a state-file in a missing directory is an error naming it" \

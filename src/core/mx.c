@@ -870,9 +870,13 @@ static size_t stranger_resolved(struct mx *mx, const mxa_addr *client, const mxa
 		mx->stats.trusted++;
 		return 1;
 	}
-	if (!trust_domain_on(mx->trust) || v != TRUST_NAME_OK) {
-		stranger_refused(mx, client, key, name,
-		                 v != TRUST_NAME_OK ? refusal_of(v) : MX_REFUSED_NO_MEMBER, now);
+	/* Without domain trust the registrable domain plays no part: no trusted membership. */
+	if (!trust_domain_on(mx->trust)) {
+		stranger_refused(mx, client, key, name, MX_REFUSED_NO_MEMBER, now);
+		return 0;
+	}
+	if (v != TRUST_NAME_OK) {
+		stranger_refused(mx, client, key, name, refusal_of(v), now);
 		return 0;
 	}
 	if (!member_live(mx, domain, now, &member)) {

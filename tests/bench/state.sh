@@ -66,7 +66,7 @@ say "  the daemon holds $entries entries"
 # "matched max_pause_ms p999_pause_ms pauses_over_1ms pauses_over_5ms max_wait_ms", the last
 # being the longest time a SYN waited for its verdict.
 verdict_pauses() {
-	tcpdump -r "$1" -n -tt 2>/dev/null | awk '
+	tcpdump -r "$1" -n -S -tt 2>/dev/null | awk '
 		$5 ~ /\.25:$/ && / Flags \[S\]/ { syn[$3] = $1; next }
 		$3 ~ /\.25$/ && / Flags \[R/ { k = $5; sub(/:$/, "", k)
 			if (k in syn) { s = syn[k]; delete syn[k]

@@ -167,3 +167,113 @@ synflood() {
 # Resident set size of PID in KiB (VmRSS), and its peak (VmHWM).
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
+
+need_net() {
+	[ -n "$NS_SRV" ] || net_setup
+}
+
+# ------------------------------------------------------------------ delivery harness
+# Shared by tests/bench/run (part delivery and others) and tests/bench/hybrid (part delivery):
+# dnsmasq (MX records mx1 = fake MX, mx2 = real MX), smtp-sink on the real MX, and a private
+# Postfix instance in the client namespace bound to $CLIENT4. Needs $TMP.
+dns_answers() { in_srv getent ahostsv4 mx2.example.test 2>/dev/null | grep -q "^$REAL4 "; }
+listening() { in_srv ss -Hltn "sport = :25" | grep -qF "$1"; }
+
+# sink_start: smtp-sink on the real MX (once).
+sink_start() {
+	need_net
+	listening "$REAL4:25" && return 0
+	mkdir -p "$TMP/sink"
+	chmod 1777 "$TMP/sink"
+	in_srv smtp-sink -u nobody -h mx2.example.test "$REAL4:25" 100 >"$TMP/sink.out" 2>&1 &
+	wait_for 10 listening "$REAL4:25" || die "smtp-sink is not listening"
+}
+
+delivery_setup() {
+	need_net
+	[ -n "${DELIVERY_READY:-}" ] && return 0
+	in_srv dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts --no-poll \
+		--listen-address="$DNS4" --bind-interfaces --pid-file= --user=root \
+		--local=/test/ --local=/in-addr.arpa/ --local=/ip6.arpa/ \
+		--mx-host=example.test,mx1.example.test,10 --mx-host=example.test,mx2.example.test,20 \
+		--host-record=mx1.example.test,"$FAKE4" --host-record=mx2.example.test,"$REAL4" \
+		--host-record=client.example.test,"$CLIENT4" >"$TMP/dnsmasq.out" 2>&1 &
+	wait_for 10 dns_answers || die "dnsmasq does not answer: $(tail -n3 "$TMP/dnsmasq.out")"
+	sink_start
+	PF="$TMP/postfix"
+	mkdir -p "$PF/etc" "$PF/queue" "$PF/data"
+	chmod 755 "$PF" "$PF/etc"
+	chown postfix "$PF/data"
+	cat >"$PF/etc/main.cf" <<-EOF
+		compatibility_level = 3.6
+		queue_directory = $PF/queue
+		data_directory = $PF/data
+		maillog_file = $PF/maillog
+		maillog_file_prefixes = $TMP
+		myhostname = client.example.test
+		mydomain = example.test
+		inet_interfaces = loopback-only
+		inet_protocols = ipv4
+		mydestination =
+		local_transport = error:local delivery disabled
+		alias_maps =
+		alias_database =
+		smtp_bind_address = $CLIENT4
+		smtp_connect_timeout = 30s
+		smtp_tls_security_level = none
+		smtp_connection_cache_on_demand = no
+		delay_logging_resolution_limit = 6
+		notify_classes =
+		biff = no
+		smtputf8_enable = no
+		queue_run_delay = 300s
+		minimal_backoff_time = 300s
+		maximal_backoff_time = 600s
+		delay_warning_time = 0h
+	EOF
+	cat >"$PF/etc/master.cf" <<-'EOF'
+		pickup    unix  n       -       n       60      1       pickup
+		cleanup   unix  n       -       n       -       0       cleanup
+		qmgr      unix  n       -       n       300     1       qmgr
+		rewrite   unix  -       -       n       -       -       trivial-rewrite
+		bounce    unix  -       -       n       -       0       bounce
+		defer     unix  -       -       n       -       0       bounce
+		trace     unix  -       -       n       -       0       bounce
+		verify    unix  -       -       n       -       1       verify
+		flush     unix  n       -       n       1000?   0       flush
+		proxymap  unix  -       -       n       -       -       proxymap
+		smtp      unix  -       -       n       -       -       smtp
+		relay     unix  -       -       n       -       -       smtp
+		showq     unix  n       -       n       -       -       showq
+		error     unix  -       -       n       -       -       error
+		retry     unix  -       -       n       -       -       error
+		discard   unix  -       -       n       -       -       discard
+		anvil     unix  -       -       n       -       1       anvil
+		scache    unix  -       -       n       -       1       scache
+		postlog   unix-dgram n  -       n       -       1       postlogd
+	EOF
+	in_cli postfix -c "$PF/etc" start >"$TMP/postfix-start.out" 2>&1 ||
+		die "postfix did not start: $(tail -n3 "$TMP/postfix-start.out")"
+	wait_for 10 grep -q 'daemon started' "$PF/maillog" || die "postfix did not start"
+	DELIVERY_READY=1
+}
+
+# send_batch MODE N [CSV]: submits N messages one after the other (each waits for its status
+# line) and appends "MODE,i,delay,a,b,c,d" rows (Postfix's delay= and delays=) to CSV (default
+# $OUT/delivery.csv).
+send_batch() {
+	local mode=$1 n=$2 csv=${3:-$OUT/delivery.csv} i tok qid line
+	for i in $(seq 1 "$n"); do
+		tok="bench-$mode-$i-$RANDOM$RANDOM"
+		printf 'From: <sender@example.test>\nTo: <user@example.test>\nSubject: %s\nMessage-ID: <%s@example.test>\n\n%s\n' \
+			"$tok" "$tok" "$tok" | in_cli sendmail -C "$PF/etc" -f sender@example.test -- user@example.test
+		wait_for 15 grep -q "message-id=<$tok@" "$PF/maillog" || die "postfix did not pick up $tok"
+		qid=$(sed -n "s/.*: \([0-9A-Za-z]*\): message-id=<$tok@.*/\1/p" "$PF/maillog" | head -n1)
+		wait_for 30 grep -qE "$qid: to=<.*status=(sent|deferred|bounced)" "$PF/maillog" ||
+			die "no delivery status for $qid"
+		line=$(grep -E "$qid: to=<.*status=" "$PF/maillog" | head -n1)
+		grep -q 'status=sent' <<<"$line" || die "not delivered: $line"
+		sed -n 's/.* delay=\([0-9.]*\), delays=\([0-9.]*\)\/\([0-9.]*\)\/\([0-9.]*\)\/\([0-9.]*\),.*/\1,\2,\3,\4,\5/p' \
+			<<<"$line" | sed "s/^/$mode,$i,/" >>"$csv"
+	done
+}

@@ -3,8 +3,11 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 int allowfile_parse_line(char *line, mxa_addr *net, unsigned *prefix, char *why, size_t whylen)
 {
@@ -34,28 +37,59 @@ static int too_many(const char *place, char *err, size_t errlen)
 	return -ENOSPC;
 }
 
+/*
+ * One line into @buf (at most ALLOWFILE_LINE_MAX bytes and a NUL): 1, 0 at
+ * the end of the file, -EINVAL for a line too long or with a NUL byte, -EIO
+ * for a read error. Never more than the bound in memory, whatever the file.
+ */
+static int read_line(FILE *f, char *buf, size_t *len)
+{
+	size_t n = 0;
+	int c;
+
+	while ((c = getc(f)) != EOF && c != '\n') {
+		if (c == 0)
+			return -EILSEQ;
+		if (n == ALLOWFILE_LINE_MAX)
+			return -E2BIG;
+		buf[n++] = (char)c;
+	}
+	buf[n] = 0;
+	*len = n;
+	if (c == EOF && ferror(f))
+		return -EIO;
+	return c == EOF && n == 0 ? 0 : 1;
+}
+
 int allowfile_read(struct netset *set, FILE *f, const char *name, char *err, size_t errlen)
 {
-	char *line = NULL, why[CONFIG_ERRLEN / 2];
-	size_t cap = 0;
-	ssize_t got;
+	char line[ALLOWFILE_LINE_MAX + 1], why[CONFIG_ERRLEN / 2];
+	size_t len;
 	uint32_t lineno = 0;
 	int r = 0;
 
-	while ((got = getline(&line, &cap, f)) != -1) {
+	for (;;) {
 		mxa_addr net;
 		unsigned prefix;
 
+		r = read_line(f, line, &len);
+		if (r == 0)
+			break;
 		lineno++;
-		if (got > ALLOWFILE_LINE_MAX) {
+		if (r == -E2BIG) {
 			snprintf(err, errlen, "%s:%u: line longer than %d bytes", name, lineno,
 			         ALLOWFILE_LINE_MAX);
 			r = -EINVAL;
 			break;
 		}
-		if (strlen(line) != (size_t)got) {
+		if (r == -EILSEQ) {
 			snprintf(err, errlen, "%s:%u: NUL byte: not a text file", name, lineno);
 			r = -EINVAL;
+			break;
+		}
+		if (r == -EIO) {
+			snprintf(err, errlen, "%s:%u: read error: %s", name, lineno,
+			         strerror(errno ? errno : EIO));
 			break;
 		}
 		r = allowfile_parse_line(line, &net, &prefix, why, sizeof(why));
@@ -78,24 +112,33 @@ int allowfile_read(struct netset *set, FILE *f, const char *name, char *err, siz
 			break;
 		}
 	}
-	if (r >= 0 && ferror(f)) {
-		snprintf(err, errlen, "%s: read error after line %u", name, lineno);
-		r = -EIO;
-	}
-	free(line);
 	return r < 0 ? r : 0;
 }
 
 /* One allow-file, named by the key at @origin. */
 static int load(struct netset *set, const char *path, const char *origin, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "re");
-	int r;
+	/* Not blocking on a FIFO or a device: only a regular file is read. */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY), r;
+	struct stat st;
+	FILE *f;
 
-	if (!f) {
+	if (fd < 0) {
 		r = -errno;
 		snprintf(err, errlen, "%s: allow-file %s: cannot open: %s", origin, path,
 		         strerror(errno));
+		return r;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: allow-file %s: not a regular file", origin, path);
+		close(fd);
+		return -EINVAL;
+	}
+	if (fcntl(fd, F_SETFL, 0) < 0 || !(f = fdopen(fd, "r"))) {
+		r = -errno;
+		snprintf(err, errlen, "%s: allow-file %s: cannot open: %s", origin, path,
+		         strerror(errno));
+		close(fd);
 		return r;
 	}
 	r = allowfile_read(set, f, path, err, errlen);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -208,7 +209,45 @@ static void test_build_from_keys_and_files(void **state)
 	assert_null(s);
 	assert_non_null(strstr(err, "mxallowd.conf:6: allow-file "));
 	assert_non_null(strstr(err, "b.allow: cannot open: No such file or directory"));
+
+	/* A FIFO nobody writes to: refused at once, not waited on. */
+	assert_int_equal(mkfifo(path2, 0600), 0);
+	assert_int_equal(allowfile_build(&c, &s, err, sizeof(err)), -EINVAL);
+	assert_null(s);
+	assert_non_null(strstr(err, "mxallowd.conf:6: allow-file "));
+	assert_non_null(strstr(err, "b.allow: not a regular file"));
 	config_clear(&c);
+
+	/* A device that never ends: refused, nothing read. */
+	config_init(&c);
+	assert_int_equal(
+	    config_set(&c, "allow-file", "/dev/zero", "mxallowd.conf:9", err, sizeof(err)), 0);
+	assert_int_equal(allowfile_build(&c, &s, err, sizeof(err)), -EINVAL);
+	assert_null(s);
+	assert_string_equal(err, "mxallowd.conf:9: allow-file /dev/zero: not a regular file");
+	config_clear(&c);
+}
+
+/* A line is never read whole before it is judged: a file of one endless line is refused. */
+static void test_read_bounded_line(void **state)
+{
+	size_t n = 1u << 24;
+	char err[512], *huge = malloc(n);
+	FILE *f;
+	struct netset *s = netset_new();
+
+	(void)state;
+	assert_non_null(huge);
+	memset(huge, '1', n);
+	f = fmemopen(huge, n, "r");
+	assert_non_null(f);
+	assert_int_equal(allowfile_read(s, f, "/huge.allow", err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "/huge.allow:1: line longer than 4096 bytes");
+	/* Stopped at the bound: the rest of the line is still unread. */
+	assert_true(ftell(f) <= ALLOWFILE_LINE_MAX + 1);
+	fclose(f);
+	free(huge);
+	netset_free(s);
 }
 
 static void test_keys(void **state)
@@ -319,6 +358,7 @@ int main(void)
 	    cmocka_unit_test(test_parse_line),
 	    cmocka_unit_test(test_read_names_file_and_line),
 	    cmocka_unit_test(test_read_refuses_binary_and_long_lines),
+	    cmocka_unit_test(test_read_bounded_line),
 	    cmocka_unit_test_setup_teardown(test_build_from_keys_and_files, make_tmpdir,
 	                                    remove_tmpdir),
 	    cmocka_unit_test(test_keys),

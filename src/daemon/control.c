@@ -318,11 +318,13 @@ int control_open(struct daemon *d, char *err, size_t errlen)
 	    (r = bind_socket(ctl, err, errlen)) < 0) {
 		/*
 		 * As for the default state-file: a mail gate does not stay down for a
-		 * default nobody set up (no RuntimeDirectory=, a second instance); a
-		 * path the administrator chose stops the start.
+		 * default nobody set up (no RuntimeDirectory=); a path the
+		 * administrator chose stops the start, and so does another mxallowd
+		 * answering on the socket, whatever its path.
 		 */
-		if (strcmp(ctl->path, DEFAULT_CONTROL_SOCKET) != 0)
-			return r;
+		if (strcmp(ctl->path, DEFAULT_CONTROL_SOCKET) != 0 || r == -EADDRINUSE)
+			return r; /* a second instance never starts: it would fight over the tables
+			           */
 		log_msg(LOG_WARNING, "%s: running without a control socket", err);
 		control_close(d);
 	}

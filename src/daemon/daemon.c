@@ -735,6 +735,17 @@ int daemon_main(int argc, char **argv)
 
 	if (getentropy(key, sizeof(key)) < 0)
 		key[0] = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32), key[1] = ~key[0];
+	/*
+	 * First of all the parts that touch shared things: a second instance learns
+	 * here that another mxallowd answers on the socket, before it reads or moves
+	 * the state file or writes a kernel table. Before detaching, so that the
+	 * refusal reaches the terminal.
+	 */
+	if (control_open(&d, err, sizeof(err)) < 0) {
+		fprintf(stderr, "mxallowd: %s\n", err);
+		teardown(&d);
+		return 1;
+	}
 	if (state_new(&d.cfg, &d.state, err, sizeof(err)) < 0) {
 		fprintf(stderr, "mxallowd: %s\n", err);
 		teardown(&d);
@@ -777,12 +788,6 @@ int daemon_main(int argc, char **argv)
 	if (d.table)
 		(void)pflog_learn(d.table);
 	daemon_table_sync(&d);
-	/* Before detaching: "another mxallowd answers on it" reaches the terminal. */
-	if (control_open(&d, err, sizeof(err)) < 0) {
-		fprintf(stderr, "mxallowd: %s\n", err);
-		teardown(&d);
-		return 1;
-	}
 	if (metrics_open(&d, err, sizeof(err)) < 0) {
 		fprintf(stderr, "mxallowd: %s\n", err);
 		teardown(&d);

@@ -9,6 +9,7 @@
 #  -q logs nothing but errors, yet still answers SIGUSR1 with the stats line;
 #  --log-rate limits accept/drop and whitelist lines and counts the rest;
 #  without -F the daemon detaches, writes its pidfile and removes it on SIGTERM;
+#  a second instance on the same control socket exits before reading its state file;
 #  --fail-open: with the daemon stopped and its queue full, the kernel accepts (else drops).
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -217,6 +218,24 @@ check "the detached daemon dropped it" log_wait 'drop src=198\.51\.100\.3 dst=19
 kill -TERM "$detached" 2>/dev/null
 check "the detached daemon ended on SIGTERM" wait_for 10 not proc_alive "$detached"
 check "and removed its pidfile" wait_for 5 test ! -e "$DAEMON_PIDFILE"
+
+section "a second instance stops before it touches anything"
+restart_log
+start_daemon -b -f "$FAKE4" -r "$REAL4" --control-socket "$MXA_TMP/one.ctl"
+# The second one's own state file is damaged: had it read it, it would have moved it aside.
+printf 'not a state file\n' >"$MXA_TMP/second.state"
+sum_before=$(md5sum <"$MXA_TMP/second.state")
+out=$(in_srv timeout 10 "$MXALLOWD" -F -s -b -c "$MXA_TMP/empty.conf" --queue-num 24 \
+	--state-file "$MXA_TMP/second.state" --control-socket "$MXA_TMP/one.ctl" \
+	-f "$FAKE4" -r "$REAL4" 2>&1)
+st=$?
+check "the second instance exits with status 1 (got $st)" test "$st" -eq 1
+check "it says another mxallowd answers: $out" \
+	eval 'printf "%s\n" "$out" | grep -q "control-socket $MXA_TMP/one.ctl: another mxallowd answers on it"'
+check "its state file was neither read nor moved aside" \
+	eval '[ "$(md5sum <"$MXA_TMP/second.state")" = "$sum_before" ] && [ ! -e "$MXA_TMP/second.state.corrupt" ]'
+check "the first one still runs" proc_alive "$DAEMON_PID"
+stop_daemon
 
 # A stopped daemon with a queue of one packet: the kernel queues the first SYN and must then
 # drop further ones, or, with --fail-open, accept them (the client's retransmit gets in).

@@ -3,7 +3,10 @@
  * Linux table writer: two ipset sets (IPv4, IPv6) through libipset's data
  * API, one netlink batch per commit (the restore-mode aggregation that
  * `ipset restore` uses). Entries carry their remaining lifetime as timeout,
- * so the kernel expires them even when the daemon is gone.
+ * so the kernel expires them even when the daemon is gone. At start the
+ * entries already in the sets are taken over, not flushed: each is kept until
+ * its own timeout (unless the daemon deletes it), so a restart leaves the
+ * kernel's enforcement as it was.
  *
  * Failures do not stick: a batch the kernel refuses (the kernel stops at the
  * first bad line and drops the rest) is retried change by change on a fresh
@@ -76,6 +79,9 @@ struct table_writer {
 	struct table_op *ops;
 	size_t n_ops;
 	size_t cap_ops;
+	/* Entries found at start: kept until their deadline (table_util_now() seconds), sorted. */
+	struct table_util_vec adopted;
+	bool follow; /* adopted entries follow the kernel's renewals (table_params.later set) */
 	struct listing list;
 	enum unusable said[2]; /* per set (IPv4, IPv6): the reason a resync last reported */
 	struct table_stats stats;
@@ -322,6 +328,7 @@ static int check_maxelem(struct table_writer *t, const char *name, uint8_t famil
 	return -ENOSPC;
 }
 
+/* Empties set @name (the allow lists' sets, before they are refilled). */
 static int set_flush(struct table_writer *t, const char *name, char *err, size_t errlen)
 {
 	struct ipset_data *d = ipset_session_data(t->s);
@@ -337,7 +344,7 @@ static int set_flush(struct table_writer *t, const char *name, char *err, size_t
 	return 0;
 }
 
-/* Creates the set when missing, checks an existing one's size, then empties it. */
+/* Creates the set when missing, checks an existing one's size; its entries stay (adopt()). */
 static int set_prepare(struct table_writer *t, const char *name, uint8_t family, char *err,
                        size_t errlen)
 {
@@ -346,9 +353,26 @@ static int set_prepare(struct table_writer *t, const char *name, uint8_t family,
 
 	if (r == 0 && !created)
 		r = check_maxelem(t, name, family, err, errlen);
-	if (r == 0)
-		r = set_flush(t, name, err, errlen);
 	return r;
+}
+
+/*
+ * The live entries of both sets at start (those with a timeout, of the
+ * configured prefix), kept until their own deadline: see ipsetw_resync().
+ */
+static int adopt(struct table_writer *t, char *err, size_t errlen)
+{
+	for (int v6 = 0; v6 <= 1; v6++) {
+		const char *name = v6 ? t->set6 : t->set4;
+
+		if (list_set(t, name, &t->adopted) < 0) {
+			snprintf(err, errlen, "ipset: cannot list set %s: %s", name, report(t));
+			return -EIO;
+		}
+	}
+	t->stats.adopted =
+	    table_util_adopt(&t->adopted, t->v4_prefix, t->v6_prefix, table_util_now());
+	return 0;
 }
 
 static struct table_writer *ipsetw_close(struct table_writer *t, bool clean_exit)
@@ -358,6 +382,7 @@ static struct table_writer *ipsetw_close(struct table_writer *t, bool clean_exit
 		if (t->s)
 			ipset_session_fini(t->s);
 		free(t->ops);
+		table_util_vec_free(&t->adopted);
 		free(t);
 	}
 	return NULL;
@@ -435,6 +460,7 @@ static struct table_writer *ipsetw_open(const struct table_params *p, char *err,
 		t->timeout = IPSET_MAX_TIMEOUT;
 	t->max_entries = p->max_entries ? p->max_entries : TABLE_UTIL_DEFAULT_ENTRIES;
 	t->maxelem = table_util_maxelem(t->max_entries);
+	t->follow = p->later != NULL;
 	ipset_load_types();
 	if (!session_get(t)) {
 		snprintf(err, errlen, "ipset: cannot open a libipset session");
@@ -445,6 +471,8 @@ static struct table_writer *ipsetw_open(const struct table_params *p, char *err,
 	    check_timeouts(t, err, errlen) < 0)
 		return ipsetw_close(t, false);
 	t->stats = (struct table_stats){0}; /* the probes are not the daemon's */
+	if (adopt(t, err, errlen) < 0)
+		return ipsetw_close(t, false);
 	return t;
 }
 
@@ -474,6 +502,8 @@ static int ipsetw_add(struct table_writer *t, const mxa_addr *a, uint32_t timeou
 
 static int ipsetw_del(struct table_writer *t, const mxa_addr *a)
 {
+	/* A deleted entry is no longer kept for its adopted lifetime either. */
+	table_util_unadopt(&t->adopted, a, (uint8_t)(addr_is_v4(a) ? t->v4_prefix : t->v6_prefix));
 	return queue(t, a, 0, false);
 }
 
@@ -679,9 +709,16 @@ static int ipsetw_resync(struct table_writer *t, table_entries_fn entries, void 
 			t->said[i] = USABLE;
 	}
 	if (r == 0) {
+		/* Adopted entries the kernel's renewal rule renewed since start keep that. */
+		if (t->follow)
+			table_util_adopted_follow(&t->adopted, &have, table_util_now(),
+			                          RETIME_SLACK);
 		r = entries(ctx, resync_put, &rs);
 		if (rs.error)
 			r = rs.error;
+		/* Adopted entries still in their lifetime are wanted too. */
+		if (r == 0)
+			r = table_util_adopted_want(&t->adopted, &rs.want, table_util_now());
 		if (r) {
 			r = r < 0 ? r : -EIO;
 			snprintf(err, errlen, "ipset: resync: reading the whitelist failed: %s",

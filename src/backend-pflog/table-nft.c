@@ -81,14 +81,6 @@ struct table_writer {
 	char describe[2 * NAME_MAX_LEN + 32];
 };
 
-static int64_t mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec;
-}
-
 static int fam(const mxa_addr *a)
 {
 	return addr_is_v4(a) ? 0 : 1;
@@ -741,7 +733,7 @@ static bool name_ok(const char *n)
 /* The live elements at start, kept until their own deadline (see nftw_resync()). */
 static int adopt(struct table_writer *w, char *err, size_t errlen)
 {
-	int64_t now = mono_now();
+	int64_t now = table_util_now();
 	int r;
 
 	for (int f = 0; f < 2; f++) {
@@ -751,10 +743,7 @@ static int adopt(struct table_writer *w, char *err, size_t errlen)
 			return r;
 		}
 	}
-	for (size_t i = 0; i < w->adopted.n; i++) /* remaining seconds -> deadline */
-		w->adopted.v[i].timeout = (uint32_t)(now + w->adopted.v[i].timeout);
-	w->adopted.n = table_util_sort_unique(w->adopted.v, w->adopted.n);
-	w->stats.adopted = w->adopted.n;
+	w->stats.adopted = table_util_adopt(&w->adopted, w->prefix[0], w->prefix[1], now);
 	return 0;
 }
 
@@ -835,23 +824,10 @@ static int nftw_add(struct table_writer *w, const mxa_addr *a, uint32_t timeout)
 	return queue_change(w, a, timeout, true);
 }
 
-/* A deleted entry is no longer kept for its adopted lifetime either. */
-static void unadopt(struct table_writer *w, const mxa_addr *a)
-{
-	struct table_util_entry key = {.addr = *a};
-	struct table_util_entry *e;
-
-	if (!w->adopted.n)
-		return;
-	key.prefix = (uint8_t)w->prefix[fam(a)];
-	e = bsearch(&key, w->adopted.v, w->adopted.n, sizeof(key), table_util_entry_cmp);
-	if (e)
-		e->timeout = 0; /* deadline in the past: dropped at the next resync */
-}
-
 static int nftw_del(struct table_writer *w, const mxa_addr *a)
 {
-	unadopt(w, a);
+	/* A deleted entry is no longer kept for its adopted lifetime either. */
+	table_util_unadopt(&w->adopted, a, (uint8_t)w->prefix[fam(a)]);
 	return queue_change(w, a, 0, false);
 }
 
@@ -876,7 +852,7 @@ static void read_counter(struct table_writer *w)
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nftnl_obj *o;
 	struct nlmsghdr *nlh;
-	int64_t now = mono_now();
+	int64_t now = table_util_now();
 
 	if (now == w->counter_read_at)
 		return;
@@ -1026,45 +1002,6 @@ static int resync_change(void *ctx, enum table_util_change c, const struct table
 	return queue_change(rs->w, &e->addr, e->timeout, true);
 }
 
-/* Adopted elements still in their lifetime are wanted too; the others are forgotten. */
-static int want_adopted(struct table_writer *w, struct resync *rs)
-{
-	int64_t now = mono_now();
-	size_t out = 0;
-
-	for (size_t i = 0; i < w->adopted.n; i++) {
-		struct table_util_entry *e = &w->adopted.v[i];
-
-		if ((int64_t)e->timeout <= now)
-			continue;
-		w->adopted.v[out++] = *e;
-		if (table_util_vec_push(&rs->want, &e->addr, e->prefix,
-		                        (uint32_t)((int64_t)e->timeout - now)) < 0)
-			return -ENOMEM;
-	}
-	w->adopted.n = out;
-	return 0;
-}
-
-/*
- * Kernel renewals (the ruleset's `update @set { ... timeout N }` on use):
- * an adopted element renewed since start keeps its new deadline. @have is
- * the kernel's listing, not sorted yet.
- */
-static void adopted_follow(struct table_writer *w, const struct table_util_vec *have)
-{
-	int64_t now = mono_now();
-
-	for (size_t i = 0; w->later && w->adopted.n && i < have->n; i++) {
-		struct table_util_entry *e = bsearch(&have->v[i], w->adopted.v, w->adopted.n,
-		                                     sizeof(have->v[i]), table_util_entry_cmp);
-
-		if (e && e->timeout &&
-		    now + have->v[i].timeout > (int64_t)e->timeout + RETIME_SLACK)
-			e->timeout = (uint32_t)(now + have->v[i].timeout);
-	}
-}
-
 /*
  * Before the diff: elements the kernel keeps longer than the whitelist wants
  * (or keeps while the whitelist has them due) are offered to w->later; those
@@ -1120,12 +1057,16 @@ static int nftw_resync(struct table_writer *w, table_entries_fn entries, void *c
 			        "resync: listing the set", r, err, errlen);
 	}
 	if (r == 0) {
-		adopted_follow(w, &have);
+		/* Adopted elements the ruleset renewed since start (`update @set`) keep that. */
+		if (w->later)
+			table_util_adopted_follow(&w->adopted, &have, table_util_now(),
+			                          RETIME_SLACK);
 		r = entries(ctx, resync_put, &rs);
 		if (rs.error)
 			r = rs.error;
+		/* Adopted elements still in their lifetime are wanted too. */
 		if (r == 0)
-			r = want_adopted(w, &rs);
+			r = table_util_adopted_want(&w->adopted, &rs.want, table_util_now());
 		if (r) {
 			r = r < 0 ? r : -EIO;
 			snprintf(err, errlen, "nft: resync: reading the whitelist failed: %s",
@@ -1370,7 +1311,7 @@ static int nftw_set_static(struct table_writer *w, const struct netset *ns, char
 
 static int nftw_learn(struct table_writer *w)
 {
-	int64_t now = mono_now();
+	int64_t now = table_util_now();
 	int n = 0;
 
 	for (size_t i = 0; w->later && i < w->adopted.n; i++) {

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 /*
- * Pure helpers of the kernel table writers (table-ipset.c, table-pf.c): the
- * set size for max-entries, the comparison a resync makes, the split of a
- * batch into ioctl-sized runs, and what a pf errno means. No kernel header,
- * no I/O: tests/unit/test_table_util.c checks them on any system, the pf
- * parts included. Header-only (static inline) so that the writers need no
- * extra source in the build.
+ * Pure helpers of the kernel table writers (table-ipset.c, table-nft.c,
+ * table-pf.c): the set size for max-entries, the comparison a resync makes,
+ * the entries taken over at start, the split of a batch into ioctl-sized
+ * runs, and what a pf errno means. No kernel header, no I/O (the clock is an
+ * argument; table_util_now() reads it): tests/unit/test_table_util.c checks
+ * them on any system, the pf parts included. Header-only (static inline) so
+ * that the writers need no extra source in the build.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "addr.h"
 
@@ -164,6 +166,105 @@ static inline long table_util_diff(const struct table_util_entry *have, size_t n
 		count++;
 	}
 	return count;
+}
+
+/*
+ * Adoption (ipset, nft): the live entries a writer finds in its sets at
+ * start are taken over, not flushed, so that a restart leaves the kernel's
+ * enforcement as it was. They are kept until their own deadline: a resync
+ * wants them (table_util_adopted_want()) unless the daemon deleted that
+ * network (table_util_unadopt()). An adopted vector is sorted and unique,
+ * with .timeout holding the deadline on the writer's monotonic clock
+ * (table_util_now()) instead of the remaining seconds.
+ */
+
+/* Seconds of CLOCK_MONOTONIC: adopted deadlines, unmoved by changes of the wall clock. */
+static inline int64_t table_util_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
+/**
+ * table_util_adopt() - turn @v, the entries a writer listed at start (their
+ * remaining seconds in .timeout), into an adopted vector at @now: only
+ * entries with a timeout (one without belongs to the administrator) and of
+ * the configured prefix for their family (@v4_prefix, @v6_prefix) stay.
+ * Returns how many were adopted.
+ */
+static inline size_t table_util_adopt(struct table_util_vec *v, unsigned v4_prefix,
+                                      unsigned v6_prefix, int64_t now)
+{
+	size_t out = 0;
+
+	for (size_t i = 0; i < v->n; i++) {
+		struct table_util_entry e = v->v[i];
+
+		if (e.timeout == 0 || e.prefix != (addr_is_v4(&e.addr) ? v4_prefix : v6_prefix))
+			continue;
+		e.timeout = (uint32_t)(now + e.timeout); /* remaining seconds -> deadline */
+		v->v[out++] = e;
+	}
+	v->n = table_util_sort_unique(v->v, out);
+	return v->n;
+}
+
+/*
+ * Pushes the adopted entries still before their deadline at @now onto @want
+ * (with their remaining seconds), and forgets the others. 0 or -ENOMEM.
+ */
+static inline int table_util_adopted_want(struct table_util_vec *adopted,
+                                          struct table_util_vec *want, int64_t now)
+{
+	size_t out = 0;
+
+	for (size_t i = 0; i < adopted->n; i++) {
+		struct table_util_entry *e = &adopted->v[i];
+
+		if ((int64_t)e->timeout <= now)
+			continue;
+		adopted->v[out++] = *e;
+		if (table_util_vec_push(want, &e->addr, e->prefix,
+		                        (uint32_t)((int64_t)e->timeout - now)) < 0)
+			return -ENOMEM;
+	}
+	adopted->n = out;
+	return 0;
+}
+
+/*
+ * Kernel renewals (the ruleset's renewal rule, on use): an adopted entry that
+ * @have, the kernel's listing at @now (any order), holds longer than its
+ * deadline plus @slack keeps the kernel's deadline.
+ */
+static inline void table_util_adopted_follow(struct table_util_vec *adopted,
+                                             const struct table_util_vec *have, int64_t now,
+                                             uint32_t slack)
+{
+	for (size_t i = 0; adopted->n && i < have->n; i++) {
+		struct table_util_entry *e = bsearch(&have->v[i], adopted->v, adopted->n,
+		                                     sizeof(have->v[i]), table_util_entry_cmp);
+
+		if (e && e->timeout &&
+		    now + have->v[i].timeout > (int64_t)e->timeout + (int64_t)slack)
+			e->timeout = (uint32_t)(now + have->v[i].timeout);
+	}
+}
+
+/* The daemon deleted network @a/@prefix: no longer kept for its adopted lifetime either. */
+static inline void table_util_unadopt(struct table_util_vec *adopted, const mxa_addr *a,
+                                      uint8_t prefix)
+{
+	struct table_util_entry key = {.addr = *a, .prefix = prefix};
+	struct table_util_entry *e;
+
+	if (!adopted->n)
+		return;
+	e = bsearch(&key, adopted->v, adopted->n, sizeof(key), table_util_entry_cmp);
+	if (e)
+		e->timeout = 0; /* deadline in the past: dropped at the next resync */
 }
 
 /*

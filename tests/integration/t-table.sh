@@ -4,8 +4,9 @@
 # Table mode on Linux: the contrib NFLOG + ipset rules, mxallowd --backend pflog reading
 # nflog:5. The kernel enforces the whitelist; the daemon only fills the sets. Postfix delivers
 # through the fake MX then the real one, a direct-to-second-MX client is dropped by the kernel,
-# rDNS siblings land in the sets, entries leave with -t, and after SIGKILL the kernel still
-# admits whitelisted clients, still drops the others and still expires entries.
+# rDNS siblings land in the sets, entries leave with -t, after SIGKILL the kernel still admits
+# whitelisted clients, still drops the others and still expires entries, and a restart takes the
+# sets' entries over (no flush) until their own timeout.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/table-lib.sh"
 
@@ -27,11 +28,6 @@ expect_probe refused 198.51.100.7 "$FAKE4"
 check "fake-MX hit logged" log_wait 'whitelist add addr=198\.51\.100\.7 reason=fake-mx dst=192\.0\.2\.10 expires-in=4' 5
 check "198.51.100.7 is in the kernel set mx-white" wait_for 5 in_set mx-white 198.51.100.7
 # The kernel's SET rule adds it first with its own timeout; the daemon then re-arms it.
-timeout_at_most() {
-	local t
-	t=$(set_timeout "$1" "$2")
-	[ -n "$t" ] && [ "$t" -le "$3" ]
-}
 wait_for 5 timeout_at_most mx-white 198.51.100.7 4 || true
 t=$(set_timeout mx-white 198.51.100.7)
 check "its kernel timeout is the whitelist time (got ${t:-none})" test "${t:-99}" -le 4
@@ -85,6 +81,46 @@ say "  198.51.100.1 expires from the kernel set in ${t:-?} s"
 check "kernel expires 198.51.100.1 without the daemon" wait_for 45 not_in_set mx-white 198.51.100.1
 check "kernel expires 2001:db8:1::7 without the daemon" wait_for 10 not_in_set mx-white6 2001:db8:1::7
 expect_probe timeout 198.51.100.1 "$REAL4" 2
+
+section "5. a restart takes the sets' entries over: enforcement goes on as it was"
+# No state file on either run: only the sets' own entries can keep the client in.
+restart_log
+start_daemon "${TABLE_ARGS[@]}" --state-file none -t 20
+expect_probe refused 198.51.100.6 "$FAKE4"
+expect_probe refused 2001:db8:1::6 "$FAKE6"
+check "198.51.100.6 is in mx-white" wait_for 5 in_set mx-white 198.51.100.6
+check "2001:db8:1::6 is in mx-white6" wait_for 5 in_set mx-white6 2001:db8:1::6
+wait_for 5 timeout_at_most mx-white 198.51.100.6 20 || true
+t=$(set_timeout mx-white 198.51.100.6)
+check "its kernel timeout is the whitelist time, 20 s (got ${t:-none})" test "${t:-99}" -le 20
+stop_daemon
+check "SIGTERM: exit status 0" test "$WAIT_STATUS" -eq 0
+check "with the daemon down, 198.51.100.6 is still in mx-white" in_set mx-white 198.51.100.6
+t_down=$(set_timeout mx-white 198.51.100.6)
+restart_log
+start_daemon "${TABLE_ARGS[@]}" --state-file none -t 600
+check "after the restart (no flush), 198.51.100.6 is still in mx-white" in_set mx-white 198.51.100.6
+check "and 2001:db8:1::6 in mx-white6" in_set mx-white6 2001:db8:1::6
+t_up=$(set_timeout mx-white 198.51.100.6)
+check "its kernel timeout runs on: ${t_up:-none} s, at most the ${t_down:-?} s before the start (not -t 600)" \
+	test "${t_up:-999}" -le "${t_down:-0}"
+expect_probe greeting 198.51.100.6 "$REAL4"
+expect_probe greeting 2001:db8:1::6 "$REAL6"
+check "without a new fake-MX visit" not log_has 'whitelist add addr=(198\.51\.100\.6|2001:db8:1::6) '
+daemon_signal HUP # a reload resyncs the table: the adopted entries are kept as they are
+check "reload ok" log_wait 'reload ok' 10
+daemon_signal USR1
+check "the stats line counts the adopted entries, after a resync" \
+	log_wait 'table-resyncs=[1-9].* table-adopted=[1-9]' 5
+check "the resync kept 198.51.100.6" in_set mx-white 198.51.100.6
+t=$(set_timeout mx-white 198.51.100.6)
+check "with its timeout running on (got ${t:-none} s, at most ${t_up:-?} s)" test "${t:-999}" -le "${t_up:-0}"
+check "its kernel timeout passes: 198.51.100.6 leaves mx-white" \
+	wait_for $((${t:-20} + 5)) not_in_set mx-white 198.51.100.6
+check "and 2001:db8:1::6 leaves mx-white6" wait_for 5 not_in_set mx-white6 2001:db8:1::6
+expect_probe timeout 198.51.100.6 "$REAL4" 2
+stop_daemon
+check "SIGTERM: exit status 0" test "$WAIT_STATUS" -eq 0
 
 section "a set without timeout support is refused at start"
 in_srv ipset create mx-notimeout hash:ip

@@ -56,4 +56,9 @@ set_maxelem() {
 	in_srv ipset list -t "$1" 2>/dev/null | sed -n 's/^Header:.* maxelem \([0-9]*\).*/\1/p'
 }
 
-# table_wired: the daemon hands max-entries and its whitelist to the table writer (periodic
+# timeout_at_most SET ADDR SECONDS: ADDR is in SET with a remaining timeout of at most SECONDS.
+timeout_at_most() {
+	local t
+	t=$(set_timeout "$1" "$2")
+	[ -n "$t" ] && [ "$t" -le "$3" ]
+}

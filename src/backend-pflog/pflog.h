@@ -39,7 +39,7 @@ struct pflog_stats {
 	uint64_t table_refused;   /* single changes the kernel refused (a full set, ...) */
 	uint64_t table_resyncs;   /* reconciliations of the table with the whitelist */
 	uint64_t table_healed;    /* entries a resync had to add back, remove or re-time */
-	uint64_t table_adopted;   /* nft: live elements taken over at start */
+	uint64_t table_adopted;   /* ipset, nft: live entries taken over at start */
 	uint64_t kernel_accepted; /* nft: the ruleset's "kernel-accepted" counter */
 	bool has_kernel_accepted;
 };

@@ -58,7 +58,7 @@ struct table_stats {
 	uint64_t refused; /* single changes the kernel refused (full set, missing table, ...) */
 	uint64_t resyncs; /* completed table_resync() runs */
 	uint64_t healed;  /* entries a resync had to add back, remove or re-time */
-	uint64_t adopted; /* nft: live elements found at start and kept (no flush) */
+	uint64_t adopted; /* ipset, nft: live entries found at start and kept (no flush) */
 	/*
 	 * nft: packets counted by the named counter "kernel-accepted" of the
 	 * table (the hybrid ruleset's accept rule for set members), read at each
@@ -72,11 +72,11 @@ struct table;
 
 /**
  * table_open() - open the writer @p->writer and check the table is usable.
- * ipset creates missing sets and empties them, pf empties its table, so that
- * they match the empty whitelist of a fresh start; nft never creates nor
- * flushes (the ruleset owns its sets): it takes over the live elements, so a
- * restart leaves enforcement as it was, until they expire or a resync finds
- * them gone from the whitelist after their time. Returns NULL with a
+ * pf empties its table (its entries would never expire). ipset creates
+ * missing sets; nft never creates (the ruleset owns its sets). Neither
+ * flushes: both take over the live entries, so a restart leaves enforcement
+ * as it was, until they expire or a resync finds them gone from the
+ * whitelist after their time. Returns NULL with a
  * one-line reason, naming what to fix, in @err.
  */
 struct table *table_open(const struct table_params *p, char *err, size_t errlen);

@@ -453,3 +453,35 @@ out:
 		return r;
 	return res->problem == STATEFILE_OK ? 0 : -EBADMSG;
 }
+
+/* ------------------------------------------------------------------ clocks */
+
+enum statefile_fit statefile_entry_to_clock(const struct wl_entry *fe, int64_t wall, mxa_time now,
+                                            int64_t max_ahead, int64_t max_back,
+                                            struct wl_entry *out)
+{
+	enum statefile_fit fit = STATEFILE_FIT_OK;
+	int64_t ahead, back;
+
+	/* Both are positive in a valid record: no difference below overflows. */
+	if (fe->deadline <= wall)
+		return STATEFILE_FIT_EXPIRED;
+	*out = *fe;
+	ahead = fe->deadline - wall;
+	if (ahead > max_ahead) {
+		ahead = max_ahead;
+		fit = STATEFILE_FIT_SHORTENED;
+	}
+	out->deadline = now + ahead;
+	if (!fe->used) {
+		out->last_use = 0;
+		return fit;
+	}
+	back = wall - fe->last_use;
+	if (back < 0)
+		back = 0;
+	if (back > max_back)
+		back = max_back;
+	out->last_use = now - back;
+	return fit;
+}

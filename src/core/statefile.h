@@ -112,3 +112,22 @@ typedef int (*statefile_entry_fn)(void *ctx, const struct wl_entry *e);
  */
 int statefile_decode(const void *buf, size_t len, statefile_entry_fn fn, void *ctx,
                      struct statefile_result *res);
+
+/* What statefile_entry_to_clock() did to an entry. */
+enum statefile_fit {
+	STATEFILE_FIT_OK = 0,
+	STATEFILE_FIT_EXPIRED,   /* its deadline has passed: drop it */
+	STATEFILE_FIT_SHORTENED, /* its deadline was further ahead than allowed */
+};
+
+/**
+ * statefile_entry_to_clock() - @fe, an entry of the file (wall-clock times),
+ * as *@out on the daemon's clock: @wall is the time now on the wall clock,
+ * @now on the daemon's. A deadline more than @max_ahead seconds away is
+ * shortened to that (the longest lifetime the daemon gives); a last use
+ * more than @max_back seconds ago is moved up, one in the future becomes
+ * @now. *@out is not written for STATEFILE_FIT_EXPIRED.
+ */
+enum statefile_fit statefile_entry_to_clock(const struct wl_entry *fe, int64_t wall, mxa_time now,
+                                            int64_t max_ahead, int64_t max_back,
+                                            struct wl_entry *out);

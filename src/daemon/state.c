@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The state file: load at start, background saves by fork(), a synchronous
- * save at exit (see state.h). The format itself is src/core/statefile.c.
+ * The state file: load at start, background saves by fork(), a last save at
+ * exit (see state.h). The format itself is src/core/statefile.c.
  *
  * Why fork() and not a writer thread: a thread needs its own copy of the
  * whitelist (about 57 MiB at 1e6 entries) taken on the loop, or a whitelist
@@ -9,7 +9,15 @@
  * frozen copy for the price of copying page tables (the loop's only stall,
  * counted in state-fork-usec), and the pages the loop then writes are
  * copied one by one as it touches them. The child never returns into the
- * loop: it writes the file, reports an error through a pipe and _exit()s.
+ * loop: it closes every descriptor of the daemon's, writes the file,
+ * reports through a pipe and _exit()s.
+ *
+ * A file system that stops answering (a hung NFS server, a dead disk) must
+ * not take the daemon with it: the child is killed after its deadline and
+ * counted as a failed save, and the exit waits for the file system a
+ * bounded time only (the last save at exit is a child too). A child stuck
+ * in the kernel may outlive SIGKILL: it is left behind, holding nothing of
+ * the daemon's.
  */
 #include "state.h"
 
@@ -31,20 +39,39 @@
 
 #include "build-config.h"
 #include "log.h"
+#include "sandbox.h"
 #include "statefile.h"
 
-/* Deadlines further ahead are shortened: the longest whitelist-time (an ipset timeout). */
-#define STATE_MAX_AHEAD 2147483
 /* Last uses further back are moved up: whitelist times are 32-bit offsets. */
 #define STATE_MAX_BACK ((mxa_time)1 << 30)
 /* A file larger than this many records cannot be one that max-entries allows. */
 #define STATE_MAX_RECORDS 100000000ULL
+/*
+ * How long a save may take: 60 s, and 10 s per million entries. A save takes
+ * about 0.25 s per million entries; at nice 10 on a busy host it may take
+ * several times that, but only a file system that stopped answering takes
+ * this long. A background save gets save-interval if that is longer.
+ */
+#define STATE_DEADLINE_MIN       60
+#define STATE_ENTRIES_PER_SECOND 100000
+/* At exit: how long a save under way may go on. */
+#define STATE_EXIT_WAIT_MS 10000
+/* After SIGKILL: a child stuck in the kernel is left behind after this. */
+#define STATE_KILL_WAIT_MS 1000
+
+#if defined(__OpenBSD__) || defined(__FreeBSD__) ||                                                \
+    (defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34)))
+#define STATE_HAVE_CLOSEFROM 1
+#else
+#define STATE_HAVE_CLOSEFROM 0
+#endif
 
 struct state {
 	char *path;
 	char *tmp;     /* PATH.tmp */
 	char *corrupt; /* PATH.corrupt */
 	char *dir;
+	uid_t user_uid; /* the configured user's, (uid_t)-1 when none */
 	/* Loaded at start, on the core's clock, until state_restore(). */
 	struct wl_entry *loaded;
 	size_t n_loaded;
@@ -53,9 +80,12 @@ struct state {
 	/* Saves. */
 	bool armed;
 	pid_t child;
-	int child_pipe;         /* read end: the child's error line */
+	int child_pipe;         /* read end: the child's report */
 	uint64_t child_changes; /* the change count its snapshot holds */
 	mxa_time child_started;
+	mxa_time child_deadline;
+	bool child_killed;      /* SIGKILL sent: already accounted for */
+	bool child_final;       /* the save at exit: its success is logged */
 	uint64_t changes_saved; /* the change count the file holds */
 	bool saved_valid;       /* changes_saved means something */
 	mxa_time last_start;    /* of the last save (or the start) */
@@ -80,9 +110,48 @@ static char *concat(const char *a, const char *b)
 	return s;
 }
 
+/* Root, the daemon's user, or the one it switches to: anyone else could forge entries. */
+static bool owner_ok(const struct state *s, uid_t uid)
+{
+	return uid == 0 || uid == geteuid() || uid == s->user_uid;
+}
+
+/*
+ * Whoever may write the directory may plant PATH.tmp or a file of entries
+ * at PATH. Others may only under the sticky bit: they cannot then remove or
+ * rename the daemon's files, and a file of theirs is not loaded.
+ */
+static int check_dir(struct state *s, const struct config *c, const struct stat *st, char *err,
+                     size_t errlen)
+{
+	char why[CONFIG_ERRLEN];
+	uid_t uid;
+	gid_t gid;
+
+	if (c->user && geteuid() == 0 &&
+	    sandbox_lookup(c->user, c->group, &uid, &gid, why, sizeof(why)) == 0)
+		s->user_uid = uid; /* an unknown user: the switch refuses it with the reason */
+	if ((st->st_mode & (S_IWGRP | S_IWOTH)) && !(st->st_mode & S_ISVTX)) {
+		snprintf(err, errlen,
+		         "state-file %s: directory %s is writable by %s: let only its owner write "
+		         "it (chmod go-w %s)",
+		         s->path, s->dir, st->st_mode & S_IWOTH ? "everyone" : "its group", s->dir);
+		return -EPERM;
+	}
+	if (!owner_ok(s, st->st_uid)) {
+		snprintf(err, errlen,
+		         "state-file %s: directory %s belongs to uid %lu, neither root nor the "
+		         "daemon's user: give it to the daemon's user",
+		         s->path, s->dir, (unsigned long)st->st_uid);
+		return -EPERM;
+	}
+	return 0;
+}
+
 int state_new(const struct config *c, struct state **out, char *err, size_t errlen)
 {
 	const char *path = c->state_file, *slash;
+	bool is_default;
 	struct state *s;
 	struct stat st;
 	int e;
@@ -90,6 +159,7 @@ int state_new(const struct config *c, struct state **out, char *err, size_t errl
 	*out = NULL;
 	if (!path)
 		return 0;
+	is_default = strcmp(path, DEFAULT_STATE_FILE) == 0;
 	slash = strrchr(path, '/');
 	if (!slash || !slash[1] || strcmp(slash + 1, ".") == 0 || strcmp(slash + 1, "..") == 0) {
 		snprintf(err, errlen, "state-file %s: not a file name", path);
@@ -100,6 +170,7 @@ int state_new(const struct config *c, struct state **out, char *err, size_t errl
 		goto oom;
 	s->child = -1;
 	s->child_pipe = -1;
+	s->user_uid = (uid_t)-1;
 	s->path = strdup(path);
 	s->tmp = concat(path, ".tmp");
 	s->corrupt = concat(path, ".corrupt");
@@ -107,7 +178,7 @@ int state_new(const struct config *c, struct state **out, char *err, size_t errl
 	if (!s->path || !s->tmp || !s->corrupt || !s->dir)
 		goto oom;
 	e = stat(s->dir, &st) < 0 ? errno : !S_ISDIR(st.st_mode) ? ENOTDIR : 0;
-	if (e == ENOENT && strcmp(path, DEFAULT_STATE_FILE) == 0) {
+	if (e == ENOENT && is_default) {
 		log_msg(LOG_WARNING,
 		        "state-file %s: directory %s does not exist: running without a state file "
 		        "(create it, writable by the daemon's user, or set state-file none)",
@@ -119,6 +190,17 @@ int state_new(const struct config *c, struct state **out, char *err, size_t errl
 		snprintf(err, errlen, "state-file %s: directory %s: %s", path, s->dir, strerror(e));
 		state_free(s);
 		return -e;
+	}
+	e = check_dir(s, c, &st, err, errlen);
+	if (e < 0 && is_default) {
+		/* As a missing one: a mail gate does not stay down for a default. */
+		log_msg(LOG_WARNING, "%s; running without a state file", err);
+		state_free(s);
+		return 0;
+	}
+	if (e < 0) {
+		state_free(s);
+		return e;
 	}
 	if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
 		snprintf(err, errlen, "state-file %s: is a directory", path);
@@ -133,14 +215,16 @@ oom:
 	return -ENOMEM;
 }
 
-static void reap(struct state *s, bool block, bool exiting);
+static void child_finish(struct state *s);
 
 struct state *state_free(struct state *s)
 {
 	if (!s)
 		return NULL;
-	if (s->child > 0)
-		reap(s, true, true);
+	if (s->child > 0 && !s->child_killed)
+		child_finish(s);
+	if (s->child_pipe >= 0)
+		close(s->child_pipe); /* a killed child stuck in the kernel, left behind */
 	free(s->loaded);
 	free(s->path);
 	free(s->tmp);
@@ -161,18 +245,35 @@ struct load_ctx {
 	struct state *s;
 	mxa_time now;
 	int64_t wall;
+	int64_t max_ahead;
 	unsigned v4_prefix, v6_prefix;      /* now */
 	const struct statefile_result *res; /* its header is valid before the first entry */
 	size_t alloc;
 	uint64_t expired, finer, shortened;
 };
 
+/*
+ * The longest lifetime the daemon gives an entry: mx_lifetime_max() of the
+ * whitelist still to be made (renew-time's 36 days by default). Loaded
+ * deadlines further ahead are shortened to it.
+ */
+static uint32_t lifetime_max(const struct config *c)
+{
+	uint32_t m = MX_MANUAL_TTL_MAX;
+
+	if (c->whitelist_time > m)
+		m = c->whitelist_time;
+	if (c->renew_time > m)
+		m = c->renew_time;
+	return m;
+}
+
 static int load_one(void *ctx, const struct wl_entry *fe)
 {
 	struct load_ctx *l = ctx;
 	struct state *s = l->s;
-	struct wl_entry e = *fe;
-	bool v4 = addr_is_v4(&e.addr);
+	struct wl_entry e;
+	bool v4 = addr_is_v4(&fe->addr);
 
 	if (fe->deadline <= l->wall) {
 		l->expired++;
@@ -184,26 +285,12 @@ static int load_one(void *ctx, const struct wl_entry *fe)
 		l->finer++;
 		return 0;
 	}
-	addr_mask(&e.addr, &fe->addr, l->v4_prefix, l->v6_prefix);
-	if (fe->deadline - l->wall > STATE_MAX_AHEAD) {
-		e.deadline = l->now + STATE_MAX_AHEAD;
+	if (statefile_entry_to_clock(fe, l->wall, l->now, l->max_ahead, STATE_MAX_BACK, &e) ==
+	    STATEFILE_FIT_SHORTENED)
 		l->shortened++;
-	} else {
-		e.deadline = l->now + (fe->deadline - l->wall);
-	}
-	if (e.used) {
-		int64_t back = l->wall - fe->last_use;
-
-		if (back < 0)
-			back = 0; /* a last use in the future: now */
-		if (back > STATE_MAX_BACK)
-			back = STATE_MAX_BACK;
-		e.last_use = l->now - back;
-		if (e.last_use < s->epoch)
-			s->epoch = e.last_use;
-	} else {
-		e.last_use = 0;
-	}
+	addr_mask(&e.addr, &fe->addr, l->v4_prefix, l->v6_prefix);
+	if (e.used && e.last_use < s->epoch)
+		s->epoch = e.last_use;
 	if (s->n_loaded == l->alloc) {
 		size_t alloc = l->alloc ? l->alloc * 2 : 1024;
 		struct wl_entry *v = realloc(s->loaded, alloc * sizeof(*v));
@@ -224,29 +311,25 @@ static int later_first(const void *a, const void *b)
 	return x->deadline < y->deadline ? 1 : x->deadline > y->deadline ? -1 : 0;
 }
 
-/* Reads all of @fd into a new buffer; 0 or a negative errno with the reason in @why. */
-static int read_all(int fd, uint8_t **out, size_t *len, char *why, size_t whylen)
+/* Reads all of @fd (@st) into a new buffer; 0 or a negative errno with the reason in @why. */
+static int read_all(int fd, const struct stat *st, uint8_t **out, size_t *len, char *why,
+                    size_t whylen)
 {
-	struct stat st;
 	uint8_t *buf;
 	size_t size, got = 0;
 	uint64_t max = STATEFILE_HEADER_SIZE + STATEFILE_END_SIZE +
 	               (STATE_MAX_RECORDS / STATEFILE_BLOCK_RECORDS + 1) * STATEFILE_BLOCK_MAX;
 
-	if (fstat(fd, &st) < 0) {
-		snprintf(why, whylen, "cannot stat: %s", strerror(errno));
-		return -errno;
-	}
-	if (!S_ISREG(st.st_mode)) {
+	if (!S_ISREG(st->st_mode)) {
 		snprintf(why, whylen, "not a regular file");
 		return -EINVAL;
 	}
-	if ((uint64_t)st.st_size > max || (uint64_t)st.st_size > SIZE_MAX - 1) {
+	if ((uint64_t)st->st_size > max || (uint64_t)st->st_size > SIZE_MAX - 1) {
 		snprintf(why, whylen, "too large for a state file (%" PRIu64 " bytes)",
-		         (uint64_t)st.st_size);
+		         (uint64_t)st->st_size);
 		return -EFBIG;
 	}
-	size = (size_t)st.st_size;
+	size = (size_t)st->st_size;
 	buf = malloc(size ? size : 1);
 	if (!buf) {
 		snprintf(why, whylen, "out of memory for %zu bytes", size);
@@ -273,13 +356,21 @@ static int read_all(int fd, uint8_t **out, size_t *len, char *why, size_t whylen
 	return 0;
 }
 
-/* Moves the file aside as evidence; returns the text for the log line. */
-static const char *move_aside(const struct state *s, char *buf, size_t len)
+/*
+ * Moves the file aside as evidence; returns the text for the log line.
+ * @seen: the file that was read (NULL when it could not be opened): only
+ * that one is moved, not one put in its place meanwhile.
+ */
+static const char *move_aside(const struct state *s, const struct stat *seen, char *buf, size_t len)
 {
 	struct stat st;
 
-	if (lstat(s->path, &st) == 0 && S_ISDIR(st.st_mode))
+	if (lstat(s->path, &st) < 0)
+		snprintf(buf, len, "gone (%s)", strerror(errno));
+	else if (S_ISDIR(st.st_mode))
 		snprintf(buf, len, "left in place (a directory)");
+	else if (seen && (st.st_dev != seen->st_dev || st.st_ino != seen->st_ino))
+		snprintf(buf, len, "left in place (replaced while it was read)");
 	else if (rename(s->path, s->corrupt) < 0)
 		snprintf(buf, len, "could not be renamed to %s: %s", s->corrupt, strerror(errno));
 	else
@@ -293,11 +384,13 @@ void state_load(struct state *s, const struct config *c, mxa_time now)
 	    .s = s,
 	    .now = now,
 	    .wall = wall_now(),
+	    .max_ahead = lifetime_max(c),
 	    .v4_prefix = c->ipv4_prefix,
 	    .v6_prefix = c->ipv6_prefix,
 	};
 	struct statefile_result res;
 	char why[256], aside[320];
+	struct stat st, *seen = NULL;
 	uint8_t *buf = NULL;
 	size_t len = 0, over = 0;
 	int fd, r;
@@ -315,13 +408,27 @@ void state_load(struct state *s, const struct config *c, mxa_time now)
 		r = -errno;
 		snprintf(why, sizeof(why), "cannot open: %s",
 		         r == -ELOOP ? "a symbolic link" : strerror(-r));
-	} else {
-		r = read_all(fd, &buf, &len, why, sizeof(why));
+	} else if (fstat(fd, &st) < 0) {
+		r = -errno;
+		snprintf(why, sizeof(why), "cannot stat: %s", strerror(-r));
 		close(fd);
+	} else {
+		seen = &st;
+		r = read_all(fd, &st, &buf, &len, why, sizeof(why));
+		close(fd);
+	}
+	if (r == 0 && !owner_ok(s, st.st_uid)) {
+		/* Planted in a sticky directory, or left by another user: never trusted. */
+		log_msg(LOG_ERR,
+		        "state: %s: belongs to uid %lu, neither root nor the daemon's user: 0 "
+		        "entries loaded; the file is left in place (remove it)",
+		        s->path, (unsigned long)st.st_uid);
+		free(buf);
+		return;
 	}
 	if (r < 0) {
 		log_msg(LOG_ERR, "state: %s: %s; 0 entries loaded; the file is %s", s->path, why,
-		        r == -ENOMEM ? "kept" : move_aside(s, aside, sizeof(aside)));
+		        r == -ENOMEM ? "kept" : move_aside(s, seen, aside, sizeof(aside)));
 		return;
 	}
 	l.res = &res;
@@ -344,14 +451,17 @@ void state_load(struct state *s, const struct config *c, mxa_time now)
 		log_msg(LOG_ERR,
 		        "state: %s: %s; %zu entries loaded, %" PRIu64 " unreadable; the file is %s",
 		        s->path, res.what, s->n_loaded, res.skipped,
-		        move_aside(s, aside, sizeof(aside)));
+		        move_aside(s, seen, aside, sizeof(aside)));
 		return;
 	}
 	s->load_clean = true;
 	log_msg(LOG_NOTICE,
 	        "state: loaded %zu entries from %s (saved %" PRId64 " s ago; dropped: %" PRIu64
-	        " expired, %zu over max-entries, %" PRIu64 " keyed by a shorter prefix than now)",
-	        s->n_loaded, s->path, l.wall - res.header.saved_at, l.expired, over, l.finer);
+	        " expired, %zu over max-entries, %" PRIu64
+	        " keyed by a shorter prefix than now; %" PRIu64
+	        " deadlines shortened to the longest lifetime, %" PRId64 " s)",
+	        s->n_loaded, s->path, l.wall - res.header.saved_at, l.expired, over, l.finer,
+	        l.shortened, l.max_ahead);
 }
 
 mxa_time state_epoch(const struct state *s, mxa_time now)
@@ -469,12 +579,94 @@ static int snapshot_one(void *ctx, const struct wl_entry *e)
 	return statefile_enc_entry(sn->enc, &fe);
 }
 
+/* True when @path is still the file @st describes (not replaced, not a link to it). */
+static bool still(const char *path, const struct stat *st)
+{
+	struct stat now;
+
+	return lstat(path, &now) == 0 && now.st_dev == st->st_dev && now.st_ino == st->st_ino;
+}
+
+/*
+ * Removes a PATH.tmp that no writer holds: left by a save that was killed or
+ * by a run as another user, or planted (a link, a FIFO). -EBUSY when another
+ * writer holds its lock.
+ */
+static int clear_stale_tmp(const struct state *s)
+{
+	struct stat lst, st;
+	int fd = -1, r = 0;
+
+	if (lstat(s->tmp, &lst) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (S_ISREG(lst.st_mode)) {
+		/*
+		 * O_NONBLOCK: a file swapped for a FIFO meanwhile is not waited on.
+		 * EACCES: left by a run as another user, removed without a look.
+		 */
+		fd = open(s->tmp, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0 && errno != EACCES && errno != ELOOP && errno != ENOENT)
+			return -errno;
+		if (fd >= 0 &&
+		    (fstat(fd, &st) < 0 || st.st_dev != lst.st_dev || st.st_ino != lst.st_ino ||
+		     flock(fd, LOCK_EX | LOCK_NB) < 0 || !still(s->tmp, &st)))
+			r = -EBUSY; /* locked, or swapped while looked at */
+	}
+	if (r == 0 && unlink(s->tmp) < 0 && errno != ENOENT)
+		r = -errno;
+	if (fd >= 0)
+		close(fd); /* after the unlink: the lock kept a second cleaner off */
+	return r;
+}
+
+/*
+ * Creates PATH.tmp, new (O_EXCL: never a file or link planted there), mode
+ * 0600, locked. Returns the descriptor and its @st, or a negative errno with
+ * the reason in @err.
+ */
+static int open_tmp(const struct state *s, struct stat *st, char *err, size_t errlen)
+{
+	int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, fd, r;
+
+	fd = open(s->tmp, flags, 0600);
+	if (fd < 0 && errno == EEXIST) {
+		r = clear_stale_tmp(s);
+		if (r < 0) {
+			if (r == -EBUSY)
+				snprintf(err, errlen,
+				         "cannot save %s: %s is locked by another writer", s->path,
+				         s->tmp);
+			else
+				snprintf(err, errlen,
+				         "cannot save %s: cannot remove the old %s: %s", s->path,
+				         s->tmp, strerror(-r));
+			return r;
+		}
+		fd = open(s->tmp, flags, 0600);
+	}
+	if (fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot save %s: create %s: %s", s->path, s->tmp,
+		         r == -EEXIST ? "made again meanwhile by another writer" : strerror(-r));
+		return r;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0 || fstat(fd, st) < 0 || !S_ISREG(st->st_mode) ||
+	    st->st_nlink != 1) {
+		snprintf(err, errlen, "cannot save %s: %s is taken by another writer", s->path,
+		         s->tmp);
+		close(fd);
+		return -EBUSY;
+	}
+	return fd;
+}
+
 /*
  * Writes the whitelist to PATH atomically. Safe in a forked child: no
- * logging, no event loop; memory from malloc only.
+ * logging, no event loop; memory from malloc only. On success @msg says
+ * how many entries went in.
  */
 static int write_snapshot(const struct state *s, const struct whitelist *wl, const struct config *c,
-                          mxa_time now, uint64_t *count, char *err, size_t errlen)
+                          mxa_time now, char *msg, size_t msglen)
 {
 	struct statefile_header h = {
 	    .saved_at = wall_now(),
@@ -483,34 +675,22 @@ static int write_snapshot(const struct state *s, const struct whitelist *wl, con
 	};
 	struct snapshot sn = {.now = now, .wall = h.saved_at};
 	struct sink_fd w;
-	const char *step = "open";
+	const char *step = "encode";
+	struct stat st;
+	uint64_t count;
 	int fd, dfd, r;
 
-	fd = open(s->tmp, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0 && errno == EACCES && unlink(s->tmp) == 0) /* left by a run as another user */
-		fd = open(s->tmp, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		r = -errno;
-		snprintf(err, errlen, "cannot save %s: open %s: %s", s->path, s->tmp, strerror(-r));
-		return r;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		r = -errno;
-		snprintf(err, errlen, "cannot save %s: %s is locked by another writer", s->path,
-		         s->tmp);
-		close(fd);
-		return r == -EWOULDBLOCK ? -EBUSY : r;
-	}
+	fd = open_tmp(s, &st, msg, msglen);
+	if (fd < 0)
+		return fd;
 	w.fd = fd;
 	sn.enc = statefile_enc_new(write_fd, &w);
 	if (!sn.enc) {
 		r = -ENOMEM;
-		step = "encode";
 		goto fail;
 	}
 	step = "write";
-	if ((r = ftruncate(fd, 0) < 0 ? -errno : 0) < 0 ||
-	    (r = statefile_enc_header(sn.enc, &h)) < 0 ||
+	if ((r = statefile_enc_header(sn.enc, &h)) < 0 ||
 	    (r = whitelist_foreach(wl, snapshot_one, &sn)) < 0 ||
 	    (r = statefile_enc_finish(sn.enc)) < 0)
 		goto fail;
@@ -520,29 +700,39 @@ static int write_snapshot(const struct state *s, const struct whitelist *wl, con
 		goto fail;
 	}
 	step = "rename";
+	if (!still(s->tmp, &st)) {
+		/* Another writer's cleaning: its file, not ours, would be renamed. */
+		snprintf(msg, msglen, "cannot save %s: %s was replaced while written", s->path,
+		         s->tmp);
+		statefile_enc_free(sn.enc);
+		close(fd);
+		return -EBUSY;
+	}
 	if (rename(s->tmp, s->path) < 0) {
 		r = -errno;
 		goto fail;
 	}
-	*count = statefile_enc_count(sn.enc);
+	count = statefile_enc_count(sn.enc);
 	statefile_enc_free(sn.enc);
 	close(fd);
 	/* The rename itself is durable only once the directory is. */
 	dfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 || fsync(dfd) < 0) {
 		r = -errno;
-		snprintf(err, errlen, "saved %s, but cannot fsync directory %s: %s", s->path,
+		snprintf(msg, msglen, "saved %s, but cannot fsync directory %s: %s", s->path,
 		         s->dir, strerror(-r));
 		if (dfd >= 0)
 			close(dfd);
 		return r;
 	}
 	close(dfd);
+	snprintf(msg, msglen, "saved %" PRIu64 " entries to %s", count, s->path);
 	return 0;
 fail:
-	snprintf(err, errlen, "cannot save %s: %s %s: %s", s->path, step, s->tmp, strerror(-r));
+	snprintf(msg, msglen, "cannot save %s: %s %s: %s", s->path, step, s->tmp, strerror(-r));
 	statefile_enc_free(sn.enc);
-	unlink(s->tmp); /* ours: we hold its lock */
+	if (still(s->tmp, &st))
+		unlink(s->tmp); /* ours: we hold its lock */
 	close(fd);
 	return r;
 }
@@ -555,21 +745,49 @@ static void save_done(struct state *s, uint64_t changes, mxa_time snapshot_at)
 	s->current_since = snapshot_at;
 }
 
-int state_save_start(struct state *s, const struct mx *mx, const struct config *c, uint64_t changes,
-                     mxa_time now)
+/*
+ * In the child: 0-2 and @keep stay open, nothing else of the daemon's. The
+ * queue's netlink socket above all: the kernel keeps a queue bound while any
+ * process holds it, so a child stuck on a hung file system would keep
+ * --queue-bypass from applying after the daemon is gone, and the next start
+ * from binding the queue.
+ */
+static void child_close_fds(int keep)
+{
+	for (int fd = 3; fd < keep; fd++)
+		(void)close(fd);
+#if STATE_HAVE_CLOSEFROM
+	(void)closefrom(keep + 1);
+#else
+	struct rlimit rl;
+	long max = sysconf(_SC_OPEN_MAX);
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur > (rlim_t)max)
+		max = rl.rlim_cur > INT_MAX ? INT_MAX : (long)rl.rlim_cur;
+	if (max < 0)
+		max = 1 << 20;
+	for (long fd = keep + 1; fd < max; fd++)
+		(void)close((int)fd);
+#endif
+}
+
+/*
+ * Forks the writer of the whitelist as it is @now; it is killed when still
+ * running at @deadline. Returns 0, or a negative errno with the reason in
+ * @err (nothing counted, nothing logged).
+ */
+static int spawn(struct state *s, const struct mx *mx, const struct config *c, uint64_t changes,
+                 mxa_time now, mxa_time deadline, char *err, size_t errlen)
 {
 	struct timespec t0, t1;
 	sigset_t all, old;
 	int p[2], e;
 	pid_t pid;
 
-	if (s->child > 0)
-		return -EBUSY;
-	s->last_start = now;
 	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) {
 		e = errno;
-		s->stats.save_errors++;
-		log_msg(LOG_ERR, "state: cannot save %s: pipe: %s", s->path, strerror(e));
+		snprintf(err, errlen, "cannot save %s: pipe: %s", s->path, strerror(e));
 		return -e;
 	}
 	/* No handler of the loop's may run in the child: signals wait until it reset them. */
@@ -579,17 +797,16 @@ int state_save_start(struct state *s, const struct mx *mx, const struct config *
 	pid = fork();
 	if (pid == 0) {
 		struct sigaction dfl = {.sa_handler = SIG_DFL};
-		char err[512];
-		uint64_t count;
+		char msg[512];
 		int r;
 
 		for (int sig = 1; sig < NSIG; sig++)
 			(void)sigaction(sig, &dfl, NULL);
 		sigprocmask(SIG_SETMASK, &old, NULL);
-		close(p[0]);
+		child_close_fds(p[1]);
 		child_give_way();
-		r = write_snapshot(s, mx_whitelist(mx), c, now, &count, err, sizeof(err));
-		if (r < 0 && write(p[1], err, strlen(err)) < 0)
+		r = write_snapshot(s, mx_whitelist(mx), c, now, msg, sizeof(msg));
+		if (write(p[1], msg, strlen(msg)) < 0)
 			_exit(2);
 		_exit(r < 0 ? 1 : 0);
 	}
@@ -599,8 +816,7 @@ int state_save_start(struct state *s, const struct mx *mx, const struct config *
 	close(p[1]);
 	if (pid < 0) {
 		close(p[0]);
-		s->stats.save_errors++;
-		log_msg(LOG_ERR, "state: cannot save %s: fork: %s", s->path, strerror(e));
+		snprintf(err, errlen, "cannot save %s: fork: %s", s->path, strerror(e));
 		return -e;
 	}
 	s->stats.fork_usec =
@@ -611,57 +827,167 @@ int state_save_start(struct state *s, const struct mx *mx, const struct config *
 	s->child_pipe = p[0];
 	s->child_changes = changes;
 	s->child_started = now;
+	s->child_deadline = deadline;
+	s->child_killed = false;
+	s->child_final = false;
 	return 0;
 }
 
+/* How long a save of @mx's whitelist may take, in seconds. */
+static mxa_time save_budget(const struct mx *mx)
+{
+	mxa_time t = (mxa_time)(whitelist_size(mx_whitelist(mx)) / STATE_ENTRIES_PER_SECOND);
+
+	return t > STATE_DEADLINE_MIN ? t : STATE_DEADLINE_MIN;
+}
+
+int state_save_start(struct state *s, const struct mx *mx, const struct config *c, uint64_t changes,
+                     mxa_time now)
+{
+	char err[512];
+	int r;
+
+	if (s->child > 0)
+		return -EBUSY;
+	s->last_start = now;
+	r = spawn(s, mx, c, changes, now,
+	          now + (c->save_interval > save_budget(mx) ? (mxa_time)c->save_interval
+	                                                    : save_budget(mx)),
+	          err, sizeof(err));
+	if (r < 0) {
+		s->stats.save_errors++;
+		log_msg(LOG_ERR, "state: %s", err);
+	}
+	return r;
+}
+
 /*
- * Accounts for a finished child (or waits for it with @block). @exiting: a
- * child ended by SIGTERM or SIGINT is expected (a service manager signals
- * the whole group at a stop), and the synchronous save follows.
+ * Accounts for the child that ended (@r and @status from waitpid()).
+ * @exiting: a child ended by SIGTERM or SIGINT is expected (a service
+ * manager signals the whole group at a stop), and the last save follows.
  */
-static void reap(struct state *s, bool block, bool exiting)
+static void child_ended(struct state *s, pid_t r, int status, bool exiting)
 {
 	char msg[512];
-	int status = 0;
 	ssize_t n;
-	pid_t r;
 
-	do
-		r = waitpid(s->child, &status, block ? 0 : WNOHANG);
-	while (r < 0 && errno == EINTR);
-	if (r == 0)
-		return; /* still writing */
 	n = read(s->child_pipe, msg, sizeof(msg) - 1);
+	msg[n > 0 ? n : 0] = 0;
 	close(s->child_pipe);
 	s->child_pipe = -1;
 	s->child = -1;
 	if (r > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		save_done(s, s->child_changes, s->child_started);
+		if (s->child_final)
+			log_msg(LOG_NOTICE, "state: %s", msg);
 		return;
 	}
+	if (s->child_killed)
+		return; /* counted and logged when it was killed */
 	if (exiting && r > 0 && WIFSIGNALED(status) &&
 	    (WTERMSIG(status) == SIGTERM || WTERMSIG(status) == SIGINT))
 		return;
 	s->stats.save_errors++;
-	if (n > 0) {
-		msg[n] = 0;
+	if (msg[0])
 		log_msg(LOG_ERR, "state: %s", msg);
-	} else if (r > 0 && WIFSIGNALED(status)) {
+	else if (r > 0 && WIFSIGNALED(status))
 		log_msg(LOG_ERR, "state: cannot save %s: the writing process died of signal %d",
 		        s->path, WTERMSIG(status));
-	} else {
+	else
 		log_msg(LOG_ERR, "state: cannot save %s: the writing process failed", s->path);
+}
+
+/* Accounts for the child if it has ended; true when it has (or is no longer ours). */
+static bool child_poll(struct state *s, bool exiting)
+{
+	int status = 0;
+	pid_t r;
+
+	do
+		r = waitpid(s->child, &status, WNOHANG);
+	while (r < 0 && errno == EINTR);
+	if (r == 0)
+		return false;
+	child_ended(s, r, status, exiting);
+	return true;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits at most @ms for the child to end; true when it did. Off the loop's path only. */
+static bool child_wait(struct state *s, int64_t ms, bool exiting)
+{
+	struct timespec step = {.tv_nsec = 1000 * 1000};
+	int64_t end = mono_ms() + ms;
+
+	for (;;) {
+		if (child_poll(s, exiting))
+			return true;
+		if (mono_ms() >= end)
+			return false;
+		(void)nanosleep(&step, NULL);
+		if (step.tv_nsec < 32 * 1000 * 1000)
+			step.tv_nsec *= 2; /* 1 ms at first: a small save ends at once */
 	}
+}
+
+/* SIGKILL; the child is then reaped when it ends, its outcome already accounted for. */
+static void child_kill(struct state *s)
+{
+	(void)kill(s->child, SIGKILL);
+	s->child_killed = true;
+}
+
+/* A background save past its deadline: one error, one line, and the child killed. */
+static void child_overdue(struct state *s)
+{
+	s->stats.save_errors++;
+	log_msg(LOG_ERR,
+	        "state: cannot save %s: the writing process did not finish within %" PRId64
+	        " s (a hung file system?): killed; the file keeps the previous save",
+	        s->path, s->child_deadline - s->child_started);
+	child_kill(s);
+}
+
+/*
+ * At exit (and when freed): a save under way gets STATE_EXIT_WAIT_MS to
+ * finish, then it is killed; a killed one is waited for STATE_KILL_WAIT_MS,
+ * then left behind (stuck in the kernel).
+ */
+static void child_finish(struct state *s)
+{
+	if (!s->child_killed) {
+		if (child_wait(s, STATE_EXIT_WAIT_MS, true))
+			return;
+		log_msg(LOG_NOTICE,
+		        "state: the save under way did not finish within %d s of the exit: killed",
+		        STATE_EXIT_WAIT_MS / 1000);
+		child_kill(s);
+	}
+	if (!child_wait(s, STATE_KILL_WAIT_MS, true))
+		log_msg(
+		    LOG_WARNING,
+		    "state: the writing process %ld does not end (stuck in the kernel on a hung "
+		    "file system?): left behind",
+		    (long)s->child);
 }
 
 int state_save_wait(struct state *s, mxa_time now)
 {
 	uint64_t errors = s->stats.save_errors;
 
-	(void)now;
-	if (s->child > 0)
-		reap(s, true, false);
-	return s->stats.save_errors == errors ? 0 : -EIO;
+	if (s->child > 0 && !s->child_killed &&
+	    !child_wait(s, s->child_deadline > now ? (s->child_deadline - now) * 1000 : 0, false))
+		child_overdue(s);
+	if (s->child > 0 && s->child_killed)
+		(void)child_wait(s, STATE_KILL_WAIT_MS, false);
+	return s->stats.save_errors == errors && s->child <= 0 ? 0 : -EIO;
 }
 
 void state_tick(struct state *s, const struct mx *mx, const struct config *c, uint64_t changes,
@@ -669,10 +995,12 @@ void state_tick(struct state *s, const struct mx *mx, const struct config *c, ui
 {
 	if (!s || !s->armed)
 		return;
-	if (s->child > 0)
-		reap(s, false, false);
-	if (s->child > 0)
+	if (s->child > 0 && !child_poll(s, false)) {
+		/* No wait here: the loop goes on, the killed child is reaped on a later tick. */
+		if (!s->child_killed && now >= s->child_deadline)
+			child_overdue(s);
 		return;
+	}
 	if (s->saved_valid && changes == s->changes_saved) {
 		s->current_since = now; /* nothing to write: the file is current */
 		return;
@@ -685,24 +1013,43 @@ void state_tick(struct state *s, const struct mx *mx, const struct config *c, ui
 int state_save_final(struct state *s, const struct mx *mx, const struct config *c, uint64_t changes,
                      mxa_time now)
 {
-	char err[512];
-	uint64_t count = 0;
+	char msg[512];
 	int r;
 
 	if (!s || !s->armed)
 		return 0;
 	if (s->child > 0)
-		reap(s, true, true);
+		child_finish(s);
 	if (s->saved_valid && changes == s->changes_saved)
 		return 0;
-	r = write_snapshot(s, mx_whitelist(mx), c, now, &count, err, sizeof(err));
+	if (s->child > 0) {
+		/* It holds PATH.tmp locked: no second writer can save. */
+		s->stats.save_errors++;
+		log_msg(LOG_ERR,
+		        "state: cannot save %s: the writing process %ld is stuck with %s; the file "
+		        "keeps the previous save",
+		        s->path, (long)s->child, s->tmp);
+		return -EBUSY;
+	}
+	/* A child as while running: a hung file system holds up the exit a bounded time only. */
+	r = spawn(s, mx, c, changes, now, now + save_budget(mx), msg, sizeof(msg));
+	if (r == 0) {
+		s->child_final = true;
+		if (!child_wait(s, save_budget(mx) * 1000, true)) {
+			child_overdue(s);
+			child_finish(s);
+		}
+		return s->saved_valid && changes == s->changes_saved ? 0 : -EIO;
+	}
+	/* No process for it (out of memory, a process limit): the daemon writes it itself. */
+	r = write_snapshot(s, mx_whitelist(mx), c, now, msg, sizeof(msg));
 	if (r < 0) {
 		s->stats.save_errors++;
-		log_msg(LOG_ERR, "state: %s", err);
+		log_msg(LOG_ERR, "state: %s", msg);
 		return r;
 	}
 	save_done(s, changes, now);
-	log_msg(LOG_NOTICE, "state: saved %" PRIu64 " entries to %s", count, s->path);
+	log_msg(LOG_NOTICE, "state: %s", msg);
 	return 0;
 }
 

@@ -8,7 +8,10 @@
 #      NoNewPrivs 1, no supplementary groups; Postfix still delivers through the fake MX then
 #      the real one (accept verdicts sent as the user), a direct-to-second-MX client is
 #      dropped; SIGHUP re-reads the config file as the user (`reload ok`, the new value in
-#      effect); SIGTERM exits 0 and removes the pidfile from the user's directory.
+#      effect); SIGTERM exits 0 and removes the pidfile from the user's directory. With a state
+#      file and the control socket in that directory: the socket is the user's, mode 0600; the
+#      state file is written by the user, mode 0600, while running and at exit, and the next
+#      start (as root, then the switch) loads it.
 #  (b) refused at start, with the fix in the message: a config file the user cannot read
 #      (reloads would fail), a pidfile in a directory where the user cannot remove it.
 #  (c) started as the user with ambient CAP_NET_ADMIN (systemd User= + AmbientCapabilities=),
@@ -114,7 +117,12 @@ launch() {
 
 section "(a) started as root with --user $PRIV_USER (uid $PRIV_UID, gid $PRIV_GID)"
 postfix_setup v4 ipv4
-start_daemon -c "$CONF" --pidfile "$RUN_DIR/mxallowd.pid" --user "$PRIV_USER"
+STATE="$RUN_DIR/whitelist.state"
+SOCK="$RUN_DIR/control"
+PRIV_FILES=(--state-file "$STATE" --save-interval 1 --control-socket "$SOCK")
+start_daemon -c "$CONF" --pidfile "$RUN_DIR/mxallowd.pid" --user "$PRIV_USER" "${PRIV_FILES[@]}"
+check "the control socket is the user's, mode 0600 ($(stat -c '%a %U %F' "$SOCK" 2>&1))" \
+	test "$(stat -c '%a %U %F' "$SOCK" 2>/dev/null)" = "600 $PRIV_USER socket"
 expect_status Uid "$PRIV_UID $PRIV_UID $PRIV_UID $PRIV_UID"
 expect_status Gid "$PRIV_GID $PRIV_GID $PRIV_GID $PRIV_GID"
 expect_status Groups ""
@@ -132,6 +140,9 @@ check "mxallowd: whitelist add addr=198.51.100.1 reason=fake-mx" \
 	log_wait 'whitelist add addr=198\.51\.100\.1 reason=fake-mx dst=192\.0\.2\.10 expires-in=3600'
 check "mxallowd: accept src=198.51.100.1 dst=192.0.2.20 reason=whitelisted" \
 	log_wait 'accept src=198\.51\.100\.1 dst=192\.0\.2\.20 reason=whitelisted'
+# state_file_ok: the state file is there, the user's, mode 0600, one link.
+state_file_ok() { test "$(stat -c '%a %U %h' "$STATE" 2>/dev/null)" = "600 $PRIV_USER 1"; }
+check "a save while running wrote the state file as the user, mode 0600" wait_for 10 state_file_ok
 expect_probe timeout 198.51.100.3 "$REAL4"
 check "mxallowd: drop src=198.51.100.3 dst=192.0.2.20 reason=not-whitelisted" \
 	log_wait 'drop src=198\.51\.100\.3 dst=192\.0\.2\.20 reason=not-whitelisted'
@@ -153,6 +164,17 @@ check "still the user after the reload" test "$(status_field "$DAEMON_PID" CapEf
 stop_daemon
 check "SIGTERM: exit status 0 (got $WAIT_STATUS)" test "$WAIT_STATUS" -eq 0
 check "the user removed its pidfile at exit" test ! -e "$RUN_DIR/mxallowd.pid"
+check "the state file after the exit: the user's, mode 0600 ($(stat -c '%a %U' "$STATE" 2>&1))" \
+	state_file_ok
+check "no PATH.tmp left" test ! -e "$STATE.tmp"
+restart_log
+start_daemon -c "$CONF" --pidfile "$RUN_DIR/mxallowd.pid" --user "$PRIV_USER" "${PRIV_FILES[@]}"
+check "the next start loads the user's file, no error: $(grep -o 'loaded [0-9]* entries' "$DAEMON_LOG")" \
+	eval "log_has 'state: loaded [1-9][0-9]* entries from $(re "$STATE")' && ! log_has 'error: state'"
+expect_probe greeting 198.51.100.1 "$REAL4"
+expect_probe greeting 198.51.100.6 "$REAL4"
+stop_daemon
+check "SIGTERM: exit status 0 (got $WAIT_STATUS)" test "$WAIT_STATUS" -eq 0
 
 section "(b) refused at start when the user could not do its later work"
 SECRET_DIR="$MXA_TMP/secret"

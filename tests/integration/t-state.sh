@@ -10,7 +10,18 @@
 #  (c) a damaged file (truncated, garbage) never stops the start: one line naming the file and
 #      the problem, the file kept as PATH.corrupt, the daemon up with what validated (the
 #      whole block before the cut); a state file in a missing directory is an error;
-#  (d) table mode: entries loaded at start go into the kernel's ipset (emptied meanwhile, as
+#  (d) a hung file system (tests/integration/hangfs.py, a FUSE directory whose fsync stops
+#      answering): the save's process is killed at its deadline (60 s), counted and logged once;
+#      the daemon's verdicts go on; SIGTERM ends the daemon at once; the stuck process holds
+#      none of the daemon's sockets, so a new daemon binds the same queue;
+#  (e) SIGKILL of the daemon in the middle of a save: the previous file stays whole and loads,
+#      the PATH.tmp left over is not loaded and does not stop the next save;
+#  (f) PATH.tmp planted as a hard link, a symbolic link or a FIFO is never written through nor
+#      waited on; the file is mode 0600 with one link; a directory others may write is
+#      refused, and a file planted by another user in a sticky directory is not loaded;
+#  (g) an entry renewed on use (renew-time, 36 days) keeps its deadline across a restart; with
+#      renew-time off it is shortened to the longest lifetime, and the load line says so;
+#  (h) table mode: entries loaded at start go into the kernel's ipset (emptied meanwhile, as
 #      after a reboot) and the kernel lets those clients in.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -22,6 +33,24 @@ mail_host_setup
 STATE_DIR="$MXA_TMP/state"
 mkdir -p "$STATE_DIR"
 SERVERS=(-f "$FAKE4" -f "$FAKE6" -r "$REAL4" -r "$REAL6")
+: "${MXALLOWCTL:=$(dirname "$MXALLOWD")/mxallowctl}"
+HANGFS_PID=
+HUNG=
+
+# shellcheck disable=SC2317 # the EXIT trap
+state_cleanup() {
+	# $? is still the script's exit status here, for mxa_cleanup.
+	local rc=$?
+	if [ -n "$HANGFS_PID" ] && [ "$BASHPID" = "$MXA_MAIN_PID" ]; then
+		# Its exit ends every request still waiting: stuck writers die, the mount can go.
+		kill -TERM "$HANGFS_PID" 2>/dev/null
+		wait "$HANGFS_PID" 2>/dev/null
+		umount -l "$HUNG" 2>/dev/null
+	fi
+	(exit "$rc")
+	mxa_cleanup
+}
+trap state_cleanup EXIT
 
 # stat_value NAME: asks for a stats line (SIGUSR1) and prints the counter NAME from it.
 stat_value() {
@@ -142,7 +171,187 @@ else
 		log_has "state-file $(re "$STATE_DIR")/no/such/dir/x\.state: directory .*: No such file"
 fi
 
-section "(d) table mode: loaded entries go into the kernel's set"
+section "(d) a hung file system: the save is killed at its deadline, the exit and the queue are free"
+HUNG="$MXA_TMP/hung"
+HANGFS_STATUS="$MXA_TMP/hangfs.status"
+mkdir -p "$HUNG"
+: >"$HANGFS_STATUS"
+python3 "$MXA_LIB_DIR/hangfs.py" "$HUNG" "$HANGFS_STATUS" >"$MXA_TMP/hangfs.out" 2>&1 &
+HANGFS_PID=$!
+wait_for 10 log_has '^ready$' "$HANGFS_STATUS" ||
+	die "the FUSE file system did not mount: $(cat "$MXA_TMP/hangfs.out")"
+
+# held_pid: the process whose fsync hangfs holds last.
+held_pid() { sed -n 's/^held fsync pid=//p' "$HANGFS_STATUS" | tail -n1; }
+# sockets_of PID: how many sockets the process holds.
+sockets_of() { find "/proc/$1/fd" -lname 'socket:*' 2>/dev/null | wc -l; }
+# try_start ARGS...: start_daemon without dying: 0 once `started` is logged.
+try_start() {
+	: >>"$DAEMON_LOG"
+	ip netns exec "$NS_SRV" "$MXALLOWD" -F -s --pidfile "$DAEMON_PIDFILE" "$@" >>"$DAEMON_LOG" 2>&1 &
+	DAEMON_PID=$!
+	wait_for 10 daemon_ready
+	proc_alive "$DAEMON_PID" && log_has ': started '
+}
+
+STATE="$HUNG/whitelist.state"
+write_conf 1
+restart_log
+start_daemon -c "$conf" --state-file "$STATE"
+expect_probe refused 198.51.100.7 "$FAKE4"
+check "a first save reaches the file (state-saves >= 1)" wait_for 10 stat_at_least state-saves 1
+kill -USR1 "$HANGFS_PID" # from now on no fsync is answered
+n=$(log_count '^held' "$HANGFS_STATUS")
+expect_probe refused 198.51.100.8 "$FAKE4"
+check "the next save's process is left waiting in fsync" \
+	wait_for 10 count_above '^held' "$n" "$HANGFS_STATUS"
+child=$(held_pid)
+check "it holds no socket of the daemon's (queue, control): $(sockets_of "$child") sockets" \
+	test "$(sockets_of "$child")" = 0
+check "within its deadline (60 s) one line says the save did not finish and was killed" \
+	log_wait "error: state: cannot save $(re "$STATE"): the writing process did not finish within 60 s" 75
+check "state-save-errors=1" test "$(stat_value state-save-errors)" = 1
+check "logged once" test "$(log_count 'did not finish within')" = 1
+expect_probe greeting 198.51.100.7 "$REAL4"
+t0=$SECONDS
+stop_daemon
+check "SIGTERM: the daemon ended within 10 s (it took $((SECONDS - t0)) s), status 0" \
+	test "$WAIT_STATUS" -eq 0
+check "the stuck process ($child) outlived it: a hung file system" proc_alive "$child"
+restart_log
+if try_start -c "$conf" --state-file none --control-socket none; then
+	pass "a new daemon bound queue $QUEUE_NUM meanwhile"
+	expect_probe refused 198.51.100.9 "$FAKE4"
+	expect_probe greeting 198.51.100.9 "$REAL4"
+else
+	fail "a new daemon could not bind queue $QUEUE_NUM: $(grep -m1 -E 'queue|error' "$DAEMON_LOG")"
+fi
+stop_daemon
+kill -USR2 "$HANGFS_PID" # answers the held fsyncs: the stuck process ends
+check "once the file system answers, the stuck process is gone" wait_for 10 not proc_alive "$child"
+
+section "(e) SIGKILL in the middle of a save: the previous file stays, PATH.tmp is not loaded"
+STATE="$HUNG/kill.state"
+restart_log
+start_daemon -c "$conf" --state-file "$STATE"
+expect_probe refused 198.51.100.7 "$FAKE4"
+check "a first save (state-saves >= 1)" wait_for 10 stat_at_least state-saves 1
+before=$(cksum <"$STATE")
+kill -USR1 "$HANGFS_PID"
+n=$(log_count '^held' "$HANGFS_STATUS")
+expect_probe refused 198.51.100.8 "$FAKE4"
+check "the next save is in the middle: written, its fsync held" \
+	wait_for 10 count_above '^held' "$n" "$HANGFS_STATUS"
+child=$(held_pid)
+check "$STATE.tmp is there meanwhile" test -s "$STATE.tmp"
+kill -KILL "$DAEMON_PID" "$child"
+wait_pid "$DAEMON_PID" 5
+DAEMON_PID=
+kill -USR2 "$HANGFS_PID"
+check "the killed writer is gone" wait_for 10 not proc_alive "$child"
+check "the state file is the previous save, byte for byte" test "$(cksum <"$STATE")" = "$before"
+check "$STATE.tmp is left over" test -e "$STATE.tmp"
+restart_log
+start_daemon -c "$conf" --state-file "$STATE"
+check "start: loaded 1 entries (the last whole save), no error" \
+	eval "log_has 'state: loaded 1 entries from' && ! log_has 'error: state'"
+expect_probe greeting 198.51.100.7 "$REAL4"
+expect_probe timeout 198.51.100.8 "$REAL4" 2
+expect_probe refused 198.51.100.9 "$FAKE4"
+check "the next save works (state-saves >= 1)" wait_for 10 stat_at_least state-saves 1
+check "no save failed (state-save-errors=0)" test "$(stat_value state-save-errors)" = 0
+check "the leftover $STATE.tmp is gone" not test -e "$STATE.tmp"
+stop_daemon
+
+section "(f) what is planted at PATH.tmp is never written through; directories are checked"
+STATE="$STATE_DIR/planted.state"
+(
+	umask 022
+	echo precious >"$STATE_DIR/victim"
+)
+ln "$STATE_DIR/victim" "$STATE.tmp"
+restart_log
+start_daemon -c "$conf" --state-file "$STATE"
+expect_probe refused 198.51.100.7 "$FAKE4"
+check "a save over a hard link at PATH.tmp (state-saves >= 1)" wait_for 10 stat_at_least state-saves 1
+check "the linked file is untouched" test "$(cat "$STATE_DIR/victim")" = precious
+check "the state file: mode 0600, one link ($(stat -c '%a links=%h' "$STATE"))" \
+	test "$(stat -c '%a %h' "$STATE")" = "600 1"
+ln -s "$STATE_DIR/victim" "$STATE.tmp"
+n=$(stat_value state-saves)
+expect_probe refused 198.51.100.8 "$FAKE4"
+check "a save over a symbolic link at PATH.tmp" wait_for 10 stat_at_least state-saves $((n + 1))
+check "the file it named is untouched" test "$(cat "$STATE_DIR/victim")" = precious
+mkfifo "$STATE.tmp"
+expect_probe refused 198.51.100.9 "$FAKE4"
+check "a save over a FIFO at PATH.tmp, not waited on" wait_for 10 stat_at_least state-saves $((n + 2))
+check "no save failed (state-save-errors=0)" test "$(stat_value state-save-errors)" = 0
+stop_daemon
+check "no PATH.tmp left" not test -e "$STATE.tmp"
+mkdir "$STATE_DIR/ww"
+chmod 0777 "$STATE_DIR/ww"
+restart_log
+if try_start -c "$conf" --state-file "$STATE_DIR/ww/x.state" --control-socket none; then
+	fail "a state directory everyone may write was accepted"
+	stop_daemon
+else
+	check "a state directory everyone may write is refused, in one line naming it" \
+		log_has "state-file $(re "$STATE_DIR")/ww/x\.state: directory .*/ww is writable by everyone"
+fi
+chmod 0755 "$STATE_DIR/ww"
+chown nobody "$STATE_DIR/ww"
+restart_log
+if try_start -c "$conf" --state-file "$STATE_DIR/ww/x.state" --control-socket none; then
+	fail "a state directory of another user was accepted"
+	stop_daemon
+else
+	check "a state directory of another user is refused" \
+		log_has "directory .*/ww belongs to uid $(id -u nobody), neither root nor the daemon's user"
+fi
+# Sticky: others may create files, never replace ours; a file of theirs is not loaded.
+chown root "$STATE_DIR/ww"
+chmod 1777 "$STATE_DIR/ww"
+cp "$STATE" "$STATE_DIR/ww/x.state"
+chown nobody "$STATE_DIR/ww/x.state"
+restart_log
+start_daemon -c "$conf" --state-file "$STATE_DIR/ww/x.state"
+check "a state file of another user is not loaded, in one line" \
+	log_has "error: state: .*/ww/x\.state: belongs to uid $(id -u nobody), neither root nor the daemon's user: 0 entries loaded"
+expect_probe timeout 198.51.100.7 "$REAL4" 2
+stop_daemon
+
+section "(g) an entry renewed on use keeps its deadline across a restart"
+STATE="$STATE_DIR/renew.state"
+SOCK="$MXA_TMP/state.ctl"
+# expires_in ADDR: the entry's remaining lifetime in seconds, as mxallowctl lists it.
+expires_in() {
+	in_srv "$MXALLOWCTL" -s "$SOCK" list --json 2>/dev/null | grep -F "\"address\":\"$1\"" |
+		sed -n 's/.*"expires_in":\([0-9]*\).*/\1/p'
+}
+restart_log
+start_daemon -c "$conf" --state-file "$STATE" --control-socket "$SOCK" --renew-time 3110400
+expect_probe refused 198.51.100.7 "$FAKE4"
+expect_probe greeting 198.51.100.7 "$REAL4"
+t=$(expires_in 198.51.100.7)
+check "renewed on use: 36 days (expires-in=$t)" test "${t:-0}" -gt 3110000
+stop_daemon
+restart_log
+start_daemon -c "$conf" --state-file "$STATE" --control-socket "$SOCK" --renew-time 3110400
+check "the load line: none shortened, the longest lifetime is renew-time's" \
+	log_has 'state: loaded 1 entries .*; 0 deadlines shortened to the longest lifetime, 3110400 s\)$'
+t=$(expires_in 198.51.100.7)
+check "after the restart still 36 days, not 24.8 (expires-in=$t)" test "${t:-0}" -gt 3110000
+stop_daemon
+restart_log
+start_daemon -c "$conf" --state-file "$STATE" --control-socket "$SOCK" --renew-time 0
+check "renew-time off: the load line says 1 shortened to 2147483 s" \
+	log_has 'state: loaded 1 entries .*; 1 deadlines shortened to the longest lifetime, 2147483 s\)$'
+t=$(expires_in 198.51.100.7)
+check "and the entry lives 2147483 s at most (expires-in=$t)" \
+	test "${t:-0}" -gt 2147000 -a "${t:-0}" -le 2147483
+stop_daemon
+
+section "(h) table mode: loaded entries go into the kernel's set"
 # Table mode needs libpcap in the build (replay says so) and the ipset tool.
 if ! command -v ipset >/dev/null 2>&1 ||
 	"$MXALLOWD" -f "$FAKE4" -r "$REAL4" --replay /dev/null 2>&1 | grep -q "built without"; then

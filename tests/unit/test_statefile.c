@@ -2,8 +2,10 @@
 /*
  * The state file: the format (src/core/statefile.c) with every truncation
  * of a small file, every flipped bit, wrong versions and impossible records;
- * and the daemon's file handling (src/daemon/state.c): save, load, the
- * .corrupt evidence, the background save, max-entries and expired entries.
+ * the conversion of an entry to the daemon's clock; and the daemon's file
+ * handling (src/daemon/state.c): save, load, the .corrupt evidence, the
+ * background save, max-entries and expired entries, the longest lifetime,
+ * what is planted at PATH.tmp, the directory and file owner checks.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -13,6 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -503,6 +508,68 @@ static void test_encoder_refuses(void **state)
 	free(b.p);
 }
 
+/* A file entry on the daemon's clock: deadlines kept, shortened past the limit, or expired. */
+static void test_entry_to_clock(void **state)
+{
+	const int64_t wall = 1700000000;
+	struct wl_entry fe = sample(1), e; /* used */
+
+	(void)state;
+	/* 35 days ahead, used 60 s ago, on a clock that reads 500 now. */
+	fe.deadline = wall + 35 * 86400;
+	fe.last_use = wall - 60;
+	fe.used = true;
+	memset(&e, 0xa5, sizeof(e));
+	assert_int_equal(statefile_entry_to_clock(&fe, wall, 500, 3110400, 1 << 30, &e),
+	                 STATEFILE_FIT_OK);
+	assert_int_equal(e.deadline, 500 + 35 * 86400);
+	assert_int_equal(e.last_use, 440);
+	assert_true(addr_equal(&e.addr, &fe.addr));
+	assert_true(addr_equal(&e.origin, &fe.origin));
+	assert_int_equal(e.reason, fe.reason);
+	assert_true(e.used);
+	assert_int_equal(e.rdns_done, fe.rdns_done);
+	/* The same entry where the longest lifetime is 24.8 days: shortened to it. */
+	assert_int_equal(statefile_entry_to_clock(&fe, wall, 500, 2147483, 1 << 30, &e),
+	                 STATEFILE_FIT_SHORTENED);
+	assert_int_equal(e.deadline, 500 + 2147483);
+	/* Exactly at the limit is not shortened. */
+	fe.deadline = wall + 2147483;
+	assert_int_equal(statefile_entry_to_clock(&fe, wall, 500, 2147483, 1 << 30, &e),
+	                 STATEFILE_FIT_OK);
+	assert_int_equal(e.deadline, 500 + 2147483);
+	/* A last use in the future is now; one too far back is moved up. */
+	fe.last_use = wall + 100;
+	assert_int_equal(statefile_entry_to_clock(&fe, wall, 500, 2147483, 1 << 30, &e),
+	                 STATEFILE_FIT_OK);
+	assert_int_equal(e.last_use, 500);
+	fe.last_use = 1;
+	assert_int_equal(statefile_entry_to_clock(&fe, wall, 500, 2147483, 1000, &e),
+	                 STATEFILE_FIT_OK);
+	assert_int_equal(e.last_use, -500);
+	/* Never used: no last use, whatever the field held. */
+	fe.used = false;
+	fe.last_use = 0;
+	assert_int_equal(statefile_entry_to_clock(&fe, wall, 500, 2147483, 1 << 30, &e),
+	                 STATEFILE_FIT_OK);
+	assert_int_equal(e.last_use, 0);
+	assert_false(e.used);
+	/* A deadline now or before: expired, *out untouched. */
+	memset(&e, 0, sizeof(e));
+	fe.deadline = wall;
+	assert_int_equal(statefile_entry_to_clock(&fe, wall, 500, 2147483, 1 << 30, &e),
+	                 STATEFILE_FIT_EXPIRED);
+	fe.deadline = 1;
+	assert_int_equal(statefile_entry_to_clock(&fe, wall, 500, 2147483, 1 << 30, &e),
+	                 STATEFILE_FIT_EXPIRED);
+	assert_int_equal(e.deadline, 0);
+	/* The largest deadline a valid record holds does not overflow. */
+	fe.deadline = INT64_MAX;
+	assert_int_equal(statefile_entry_to_clock(&fe, wall, 500, 31536000, 1 << 30, &e),
+	                 STATEFILE_FIT_SHORTENED);
+	assert_int_equal(e.deadline, 500 + 31536000);
+}
+
 /* ------------------------------------------------------------------ the daemon's file */
 
 static const uint64_t key[2] = {1, 2};
@@ -856,6 +923,163 @@ static void test_prefix_change(void **state)
 	mx_free(mx);
 }
 
+static int64_t days35(uint32_t i, int64_t wall)
+{
+	(void)i;
+	return wall + 35 * 86400;
+}
+
+/* Deadlines up to the longest lifetime (renew-time's 36 days) survive a load; longer ones not. */
+static void test_lifetime_cap(void **state)
+{
+	struct fixture *f = *state;
+	int64_t wall = time(NULL);
+	char err[CONFIG_ERRLEN];
+	struct state *s;
+	struct wl_entry e;
+	struct mx *mx;
+
+	write_state(f->path, wall, 32, 128, 3, days35, wall);
+	assert_int_equal(config_set(&f->cfg, "renew-time", "3110400", "test", err, sizeof(err)), 0);
+	f->p.renew_time = 3110400;
+	mx = fx_start(f, &s, 500);
+	assert_int_equal(whitelist_size(mx_whitelist(mx)), 3);
+	for (uint32_t i = 0; i < 3; i++) {
+		mxa_addr c = client(i);
+
+		assert_true(whitelist_lookup(mx_whitelist(mx), &c, 500, &e));
+		assert_true(llabs(e.deadline - (500 + 35 * 86400)) <= 1);
+	}
+	state_free(s);
+	mx_free(mx);
+	/* renew-time off: the whitelist's own longest lifetime, mx_lifetime_max(). */
+	assert_int_equal(config_set(&f->cfg, "renew-time", "0", "test", err, sizeof(err)), 0);
+	f->p.renew_time = 0;
+	mx = fx_start(f, &s, 500);
+	assert_int_equal(whitelist_size(mx_whitelist(mx)), 3);
+	for (uint32_t i = 0; i < 3; i++) {
+		mxa_addr c = client(i);
+
+		assert_true(whitelist_lookup(mx_whitelist(mx), &c, 500, &e));
+		assert_int_equal(e.deadline, 500 + (mxa_time)mx_lifetime_max(mx));
+	}
+	assert_true(exists(f->path)); /* a good file, only shortened */
+	assert_false(exists(f->corrupt));
+	state_free(s);
+	mx_free(mx);
+}
+
+static void assert_file_is(const char *path, const char *text)
+{
+	char got[64] = {0};
+	FILE *fp = fopen(path, "rb");
+
+	assert_non_null(fp);
+	assert_int_equal(fread(got, 1, sizeof(got) - 1, fp), strlen(text));
+	fclose(fp);
+	assert_string_equal(got, text);
+}
+
+/* A link, a symbolic link or a FIFO at PATH.tmp: never written through nor waited on. */
+static void test_planted_tmp(void **state)
+{
+	struct fixture *f = *state;
+	struct mx *mx = fx_filled(f, 10, 1000);
+	char tmp[128], victim[128];
+	struct state_stats st;
+	struct state *s;
+	struct stat sb;
+	int fd;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", f->path);
+	snprintf(victim, sizeof(victim), "%s/victim", f->dir);
+	write_file(victim, "precious", 8);
+	assert_int_equal(chmod(victim, 0644), 0);
+	assert_int_equal(state_new(&f->cfg, &s, (char[CONFIG_ERRLEN]){0}, CONFIG_ERRLEN), 0);
+	state_arm(s, 0, 1000);
+
+	assert_int_equal(link(victim, tmp), 0);
+	assert_int_equal(state_save_final(s, mx, &f->cfg, 1, 1000), 0);
+	assert_file_is(victim, "precious");
+	assert_int_equal(stat(victim, &sb), 0);
+	assert_int_equal(sb.st_nlink, 1); /* the link at PATH.tmp is gone */
+	assert_int_equal(stat(f->path, &sb), 0);
+	assert_true(S_ISREG(sb.st_mode));
+	assert_int_equal(sb.st_mode & 07777, 0600);
+	assert_int_equal(sb.st_nlink, 1);
+
+	assert_int_equal(symlink(victim, tmp), 0);
+	assert_int_equal(state_save_final(s, mx, &f->cfg, 2, 1001), 0);
+	assert_file_is(victim, "precious");
+	assert_false(exists(tmp));
+
+	assert_int_equal(mkfifo(tmp, 0600), 0);
+	assert_int_equal(state_save_final(s, mx, &f->cfg, 3, 1002), 0);
+	assert_false(exists(tmp));
+	state_stats(s, 1002, &st);
+	assert_int_equal(st.saves, 3);
+	assert_int_equal(st.save_errors, 0);
+
+	/* Another writer's, locked: left alone, the save fails and is counted. */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX), 0);
+	assert_int_equal(state_save_final(s, mx, &f->cfg, 4, 1003), -EIO);
+	state_stats(s, 1003, &st);
+	assert_int_equal(st.save_errors, 1);
+	assert_true(exists(tmp));
+	close(fd);
+	/* Once that writer is gone its file is stale: replaced. */
+	assert_int_equal(state_save_final(s, mx, &f->cfg, 5, 1004), 0);
+	assert_false(exists(tmp));
+	state_free(s);
+	mx_free(mx);
+}
+
+/* Who may write the directory, and whose file is loaded. */
+static void test_directory_checks(void **state)
+{
+	struct fixture *f = *state;
+	char err[CONFIG_ERRLEN];
+	struct passwd *pw;
+	struct state *s;
+	struct mx *mx;
+
+	assert_int_equal(chmod(f->dir, 0777), 0);
+	assert_int_equal(state_new(&f->cfg, &s, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "is writable by everyone"));
+	assert_non_null(strstr(err, f->dir));
+	assert_int_equal(chmod(f->dir, 0770), 0);
+	assert_int_equal(state_new(&f->cfg, &s, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "is writable by its group"));
+	/* Sticky: others may create files, but not replace ours. */
+	assert_int_equal(chmod(f->dir, 01777), 0);
+	assert_int_equal(state_new(&f->cfg, &s, err, sizeof(err)), 0);
+	assert_non_null(s);
+	state_free(s);
+	pw = getpwnam("nobody");
+	if (geteuid() != 0 || !pw)
+		return; /* the rest gives files away */
+	/* A file another user put there is not loaded, and left in place. */
+	write_state(f->path, time(NULL), 32, 128, 5, later_deadline, time(NULL));
+	assert_int_equal(chown(f->path, pw->pw_uid, (gid_t)-1), 0);
+	mx = fx_start(f, &s, 500);
+	assert_int_equal(whitelist_size(mx_whitelist(mx)), 0);
+	assert_true(exists(f->path));
+	assert_false(exists(f->corrupt));
+	state_free(s);
+	mx_free(mx);
+	/* A directory of another user is refused, unless it is the daemon's user. */
+	assert_int_equal(chmod(f->dir, 0700), 0);
+	assert_int_equal(chown(f->dir, pw->pw_uid, (gid_t)-1), 0);
+	assert_int_equal(state_new(&f->cfg, &s, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "neither root nor the daemon's user"));
+	assert_int_equal(config_set(&f->cfg, "user", "nobody", "test", err, sizeof(err)), 0);
+	assert_int_equal(state_new(&f->cfg, &s, err, sizeof(err)), 0);
+	assert_non_null(s);
+	state_free(s);
+}
+
 /* The default path whose directory is missing: a warning, no state file; elsewhere an error. */
 static void test_missing_directory(void **state)
 {
@@ -900,12 +1124,16 @@ int main(void)
 	    cmocka_unit_test(test_trailing_and_count),
 	    cmocka_unit_test(test_callback_stops),
 	    cmocka_unit_test(test_encoder_refuses),
+	    cmocka_unit_test(test_entry_to_clock),
 	    cmocka_unit_test_setup_teardown(test_save_and_load, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_background_save, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_corrupt_file_renamed, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_expired_and_max_entries, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_prefix_change, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_missing_directory, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_lifetime_cap, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_planted_tmp, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_directory_checks, fx_setup, fx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -269,7 +269,11 @@ int pflog_capture_drops(struct pflog *pf, uint64_t *drops, char *err, size_t err
 
 int pflog_set_static(struct pflog *pf, const struct netset *s, char *err, size_t errlen)
 {
-	return table_set_static(pf->table, s, err, errlen);
+	int r = table_set_static(pf->table, s, err, errlen);
+
+	if (r < 0)
+		pf->stats.table_errors++;
+	return r;
 }
 
 int pflog_time_left(struct pflog *pf, const mxa_addr *a, uint32_t *left)

@@ -35,7 +35,7 @@ struct pflog_stats {
 	uint64_t malformed; /* truncated or malformed: skipped */
 	uint64_t table_adds;
 	uint64_t table_dels;
-	uint64_t table_errors;    /* failed commits and resyncs */
+	uint64_t table_errors;    /* failed commits, resyncs and allow-list writes */
 	uint64_t table_refused;   /* single changes the kernel refused (a full set, ...) */
 	uint64_t table_resyncs;   /* reconciliations of the table with the whitelist */
 	uint64_t table_healed;    /* entries a resync had to add back, remove or re-time */

@@ -328,22 +328,6 @@ static int check_maxelem(struct table_writer *t, const char *name, uint8_t famil
 	return -ENOSPC;
 }
 
-/* Empties set @name (the allow lists' sets, before they are refilled). */
-static int set_flush(struct table_writer *t, const char *name, char *err, size_t errlen)
-{
-	struct ipset_data *d = ipset_session_data(t->s);
-
-	report_reset(t);
-	ipset_data_reset(d);
-	ipset_data_set(d, IPSET_SETNAME, name);
-	if (ipset_cmd(t->s, IPSET_CMD_FLUSH, 0) < 0) {
-		snprintf(err, errlen, "ipset: cannot flush set %s: %s", name, report(t));
-		return -EIO;
-	}
-	report_reset(t);
-	return 0;
-}
-
 /* Creates the set when missing, checks an existing one's size; its entries stay (adopt()). */
 static int set_prepare(struct table_writer *t, const char *name, uint8_t family, char *err,
                        size_t errlen)
@@ -752,23 +736,36 @@ static int ipsetw_resync(struct table_writer *t, table_entries_fn entries, void 
 
 #define STATIC_SET4 "mx-static"
 #define STATIC_SET6 "mx-static6"
+/* The new contents are built in these, then swapped in whole (see ipsetw_set_static()). */
+#define STATIC_TMP4 "mx-static.tmp"
+#define STATIC_TMP6 "mx-static6.tmp"
 
-/* Creates static set @name (hash:net, @family, room for @maxelem) unless it exists. */
+/*
+ * Creates live static set @name (hash:net, @family, room for @maxelem) unless
+ * it exists; an existing one must have the family and type that `ipset swap`
+ * accepts for the new contents.
+ */
 static int static_ensure(struct table_writer *t, const char *name, uint8_t family, uint32_t maxelem,
                          char *err, size_t errlen)
 {
 	struct ipset_data *d = ipset_session_data(t->s);
+	const struct ipset_type *type;
 
 	(void)ipset_cache_del(name);
 	report_reset(t);
 	ipset_data_reset(d);
 	ipset_data_set(d, IPSET_SETNAME, name);
-	if (ipset_type_get(t->s, IPSET_CMD_ADD)) {
-		if (ipset_data_family(d) != family) {
+	type = ipset_type_get(t->s, IPSET_CMD_ADD);
+	if (type) {
+		if (ipset_data_family(d) != family || strcmp(type->name, SET_TYPE) != 0) {
 			snprintf(err, errlen,
-			         "ipset: set %s (allow lists) exists with family %s, expected %s",
-			         name, family_name(ipset_data_family(d)), family_name(family));
-			return -EAFNOSUPPORT;
+			         "ipset: set %s (allow lists) is %s family %s, not %s family %s: "
+			         "remove the rules that use it, ipset destroy %s, and load the "
+			         "rules again (mxallowd creates and fills it)",
+			         name, type->name, family_name(ipset_data_family(d)), SET_TYPE,
+			         family_name(family), name);
+			report_reset(t);
+			return -EINVAL;
 		}
 		report_reset(t);
 		return 0;
@@ -790,8 +787,68 @@ static int static_ensure(struct table_writer *t, const char *name, uint8_t famil
 	return 0;
 }
 
-/* Queues adding network @n to its static set (an aggregated batch: @lineno > 0). */
-static int static_add(struct table_writer *t, const struct netset_net *n, uint32_t lineno)
+/* Destroys set @name; 0, or -EIO (also when there is no such set). */
+static int static_destroy(struct table_writer *t, const char *name)
+{
+	struct ipset_data *d;
+	int r;
+
+	if (!session_get(t))
+		return -ENOMEM;
+	d = ipset_session_data(t->s);
+	report_reset(t);
+	ipset_data_reset(d);
+	ipset_data_set(d, IPSET_SETNAME, name);
+	r = ipset_cmd(t->s, IPSET_CMD_DESTROY, 0);
+	report_reset(t);
+	return r < 0 ? -EIO : 0;
+}
+
+/*
+ * A new, empty set @name for the next contents of @live (one left over by an
+ * interrupted run goes first).
+ */
+static int static_create(struct table_writer *t, const char *name, const char *live, uint8_t family,
+                         uint32_t maxelem, char *err, size_t errlen)
+{
+	struct ipset_data *d;
+	int r = 0;
+
+	(void)static_destroy(t, name);
+	if (!session_get(t)) {
+		snprintf(err, errlen, "ipset: cannot open a libipset session (out of memory)");
+		return -ENOMEM;
+	}
+	d = ipset_session_data(t->s);
+	report_reset(t);
+	ipset_data_reset(d);
+	ipset_data_set(d, IPSET_SETNAME, name);
+	/* Not -exist: a set of that name that could not be destroyed must not be filled. */
+	ipset_envopt_unset(t->s, IPSET_ENV_EXIST);
+	if (ipset_parse_typename(t->s, IPSET_OPT_TYPENAME, SET_TYPE) < 0 ||
+	    ipset_data_set(d, IPSET_OPT_FAMILY, &family) < 0 ||
+	    !ipset_type_get(t->s, IPSET_CMD_CREATE) ||
+	    ipset_data_set(d, IPSET_OPT_MAXELEM, &maxelem) < 0 ||
+	    ipset_cmd(t->s, IPSET_CMD_CREATE, 0) < 0)
+		r = -EIO;
+	ipset_envopt_set(t->s, IPSET_ENV_EXIST);
+	if (r < 0) {
+		snprintf(err, errlen,
+		         "ipset: cannot create set %s (%s family %s maxelem %u), where the new "
+		         "allow lists are built before they replace %s: %s; a set of that name "
+		         "must not be in use (ipset destroy %s once no rule names it)",
+		         name, SET_TYPE, family_name(family), (unsigned)maxelem, live, report(t),
+		         name);
+		session_reset(t);
+		return r;
+	}
+	report_reset(t);
+	return 0;
+}
+
+/* Queues adding network @n to set @name (an aggregated batch: @lineno > 0). */
+static int static_add(struct table_writer *t, const char *name, const struct netset_net *n,
+                      uint32_t lineno)
 {
 	struct ipset_data *d = ipset_session_data(t->s);
 	union nf_inet_addr ip = {0};
@@ -799,8 +856,7 @@ static int static_add(struct table_writer *t, const struct netset_net *n, uint32
 	uint8_t cidr = n->prefix;
 
 	ipset_data_reset(d);
-	if (ipset_data_set(d, IPSET_SETNAME, v4 ? STATIC_SET4 : STATIC_SET6) < 0 ||
-	    !ipset_type_get(t->s, IPSET_CMD_ADD))
+	if (ipset_data_set(d, IPSET_SETNAME, name) < 0 || !ipset_type_get(t->s, IPSET_CMD_ADD))
 		return -EIO;
 	if (v4)
 		memcpy(&ip.in, addr_v4_bytes(&n->addr), 4);
@@ -813,37 +869,88 @@ static int static_add(struct table_writer *t, const struct netset_net *n, uint32
 	return ipset_cmd(t->s, IPSET_CMD_ADD, lineno) < 0 ? -EIO : 0;
 }
 
+/* Exchanges the names (and the rules' references) of sets @a and @b. */
+static int static_swap(struct table_writer *t, const char *a, const char *b)
+{
+	struct ipset_data *d;
+
+	if (!session_get(t))
+		return -ENOMEM;
+	d = ipset_session_data(t->s);
+	report_reset(t);
+	ipset_data_reset(d);
+	ipset_data_set(d, IPSET_SETNAME, a);
+	ipset_data_set(d, IPSET_OPT_SETNAME2, b);
+	return ipset_cmd(t->s, IPSET_CMD_SWAP, 0) < 0 ? -EIO : 0;
+}
+
 /*
- * The sets are created when missing (also with empty lists, so that rules
- * naming them load), flushed and filled in one batch: a reload leaves a
- * window of a batch's length in which the old networks are gone.
+ * The new contents go into fresh sets sized for them (maxelem is fixed when
+ * a set is created, so a live set is never refilled past it), which `ipset
+ * swap` then puts in place of the live ones, keeping the rules' references:
+ * a network in both the old and the new lists is never missing, and on any
+ * failure the live sets keep their old contents whole.
  */
 static int ipsetw_set_static(struct table_writer *t, const struct netset *ns, char *err,
                              size_t errlen)
 {
+	static const char *const live[2] = {STATIC_SET4, STATIC_SET6};
+	static const char *const tmp[2] = {STATIC_TMP4, STATIC_TMP6};
+	static const uint8_t family[2] = {NFPROTO_IPV4, NFPROTO_IPV6};
 	size_t count = netset_count(ns);
-	uint32_t maxelem = count * 2 > 65536 ? (uint32_t)(count * 2) : 65536;
-	int r = 0;
+	uint32_t maxelem = 65536;
+	int r = 0, swapped = 0;
+
+	if (count > maxelem / 2)
+		maxelem = count < UINT32_MAX / 2 ? (uint32_t)(count * 2) : UINT32_MAX;
 
 	if (!session_get(t)) {
 		snprintf(err, errlen, "ipset: cannot open a libipset session (out of memory)");
 		return -ENOMEM;
 	}
-	if (static_ensure(t, STATIC_SET4, NFPROTO_IPV4, maxelem, err, errlen) < 0 ||
-	    static_ensure(t, STATIC_SET6, NFPROTO_IPV6, maxelem, err, errlen) < 0 ||
-	    set_flush(t, STATIC_SET4, err, errlen) < 0 ||
-	    set_flush(t, STATIC_SET6, err, errlen) < 0)
-		return -EIO;
-	for (size_t i = 0; i < count && r == 0; i++)
-		r = static_add(t, netset_get(ns, i), (uint32_t)(i + 1));
-	if (r == 0 && count && ipset_commit(t->s) < 0)
-		r = -EIO;
-	if (r < 0) {
-		snprintf(err, errlen, "ipset: writing %zu allow-list networks to %s/%s: %s", count,
-		         STATIC_SET4, STATIC_SET6, report(t));
-		session_reset(t);
-		return r;
+	for (int f = 0; f < 2 && r == 0; f++)
+		r = static_ensure(t, live[f], family[f], maxelem, err, errlen);
+	for (int f = 0; f < 2 && r == 0; f++)
+		r = static_create(t, tmp[f], live[f], family[f], maxelem, err, errlen);
+	if (r == 0) {
+		for (size_t i = 0; i < count && r == 0; i++) {
+			const struct netset_net *n = netset_get(ns, i);
+
+			r = static_add(t, tmp[addr_is_v4(&n->addr) ? 0 : 1], n, (uint32_t)(i + 1));
+		}
+		if (r == 0 && count && ipset_commit(t->s) < 0)
+			r = -EIO;
+		if (r < 0) {
+			snprintf(err, errlen, "ipset: writing %zu allow-list networks to %s/%s: %s",
+			         count, tmp[0], tmp[1], report(t));
+			session_reset(t);
+		}
 	}
+	for (int f = 0; f < 2 && r == 0; f++) {
+		r = static_swap(t, tmp[f], live[f]);
+		if (r == 0) {
+			swapped++;
+			continue;
+		}
+		snprintf(err, errlen, "ipset: cannot swap set %s with its new contents %s: %s",
+		         live[f], tmp[f], report(t));
+		session_reset(t);
+	}
+	/* IPv6 refused after IPv4 went in: IPv4 gets its old contents back, all or nothing. */
+	if (r < 0 && swapped && static_swap(t, tmp[0], live[0]) < 0) {
+		size_t n = strlen(err);
+
+		snprintf(err + n, errlen - n, " (and %s could not get its old contents back: %s)",
+		         live[0], report(t));
+		session_reset(t);
+		(void)static_destroy(t, tmp[1]);
+		return r; /* tmp[0] holds the old IPv4 contents: kept for the administrator */
+	}
+	/* The old contents after a swap, the unused new ones after a failure. */
+	(void)static_destroy(t, tmp[0]);
+	(void)static_destroy(t, tmp[1]);
+	if (r < 0)
+		return r;
 	report_reset(t);
 	return (int)count;
 }

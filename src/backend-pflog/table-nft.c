@@ -1303,7 +1303,20 @@ static int nftw_set_static(struct table_writer *w, const struct netset *ns, char
 
 		snprintf(what, sizeof(what), "writing %zu allow-list networks to %s/%s", count,
 		         names[0], names[1]);
-		explain(w, 0, what, r, err, errlen);
+		/* The transaction is all or nothing: the sets keep what they held. */
+		if (r == -ENOSPC || r == -ENFILE)
+			snprintf(
+			    err, errlen,
+			    "nft: %s: set %s or %s is full: raise its size in the ruleset (to the "
+			    "number of networks, %zu, or more) or leave the size out",
+			    what, names[0], names[1], count);
+		else if (r == -ENOENT)
+			snprintf(err, errlen,
+			         "nft: %s: table inet %s lost set %s or %s meanwhile: load the "
+			         "ruleset that declares them (contrib/nftables-table.conf)",
+			         what, w->table, names[0], names[1]);
+		else
+			explain(w, -1, what, r, err, errlen);
 		return r;
 	}
 	return (int)count;

@@ -138,10 +138,12 @@ const struct table_stats *table_stats(const struct table *t);
  * nft sets allow4/allow6 (flags interval) in the same table, ipset sets
  * mx-static/mx-static6 (hash:net, created when missing), pf table
  * <mx-static>. The ruleset accepts their members before it drops strangers.
- * Called at start and after each reload. nft and pf replace the contents in
- * one transaction; ipset flushes and refills in one batch. Returns the number
- * of networks written, or a negative errno with a reason naming the fix in
- * @err; -ENOTSUP when the writer has no static table.
+ * Called at start and after each reload. The contents are replaced at once:
+ * nft in one transaction, pf in one DIOCRSETADDRS, ipset by filling new sets
+ * sized for @s and swapping them in; on failure the tables keep what they
+ * held. Returns the number of networks written, or a negative errno with a
+ * reason naming the fix in @err; -ENOTSUP when the writer has no static
+ * table, -ENOENT (nft) when the ruleset has none.
  */
 int table_set_static(struct table *t, const struct netset *s, char *err, size_t errlen);
 

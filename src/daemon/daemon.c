@@ -771,7 +771,7 @@ int daemon_main(int argc, char **argv)
 		return 1;
 	}
 	/* Table mode: the kernel alone admits, so an allow list it lacks would drop silently. */
-	if (daemon_table_static(&d, err, sizeof(err)) < 0) {
+	if (daemon_table_static(&d, mx_static(d.mx), err, sizeof(err)) < 0) {
 		if (d.pf) {
 			fprintf(stderr, "mxallowd: allow lists in table mode: %s\n", err);
 			teardown(&d);

@@ -108,10 +108,12 @@ void daemon_table_error(struct daemon *d, const char *err);
 /* Table mode: reconcile the kernel table with the whitelist now. */
 void daemon_table_resync(struct daemon *d);
 /*
- * The allow lists (mx_static()) into the kernel's static table, when there
- * is a kernel table: at start and after a reload. 0, or -errno with @err.
+ * The allow lists @s (mx_static() at start, the new ones on a reload, before
+ * the core takes them) into the kernel's static table, when there is a
+ * kernel table; on failure the table keeps what it held. 0, or -errno with
+ * @err (-ENOTSUP, -ENOENT: the writer or the ruleset has no such table).
  */
-int daemon_table_static(struct daemon *d, char *err, size_t errlen);
+int daemon_table_static(struct daemon *d, const struct netset *s, char *err, size_t errlen);
 /* rDNS results, handed to the core. */
 void daemon_rdns_done(void *ctx, const mxa_addr *client, const char *name, const mxa_addr *addrs,
                       size_t n);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * SIGHUP: read the configuration again, resolve the server names without
- * blocking the loop (verdicts go on meanwhile), then swap the new values in.
+ * blocking the loop (verdicts go on meanwhile), then swap the new values in,
+ * all or nothing: a step that fails (the kernel refusing the new allow
+ * lists, say) leaves the previous configuration in force everywhere.
  * Restart-only keys keep their running values, with a warning naming them.
  */
 #include <errno.h>
@@ -148,11 +150,49 @@ static int cached(void *ctx, const char *spec, mxa_addr *out, size_t max, char *
 	return -ENOENT;
 }
 
+/*
+ * The new allow lists into the kernel's static table, before anything else
+ * changes. Table mode: any failure fails the reload (the kernel alone
+ * admits). Hybrid mode: a writer or ruleset without such a table is no
+ * failure, as at start (the queue admits them); a table that refused the new
+ * list is, as it would go on admitting the old networks by itself.
+ */
+static int write_static(struct daemon *d, const struct netset *statics, char *err, size_t errlen)
+{
+	int r = daemon_table_static(d, statics, err, errlen);
+
+	if (r < 0 && !d->pf && (r == -ENOTSUP || r == -ENOENT)) {
+		log_msg(LOG_WARNING,
+		        "reload: allow lists stay out of the kernel (the queue admits "
+		        "them): %s",
+		        err);
+		return 0;
+	}
+	return r;
+}
+
+/* A step after write_static() failed: the kernel gets the running lists back. */
+static void unwrite_static(struct daemon *d)
+{
+	char err[CONFIG_ERRLEN];
+
+	if (write_static(d, mx_static(d->mx), err, sizeof(err)) < 0)
+		log_msg(
+		    LOG_ERR,
+		    "reload: allow lists: cannot put the running lists back into the kernel: %s",
+		    err);
+}
+
+/*
+ * All or nothing: each step that can fail comes before the core takes the
+ * new allow lists, and a failure puts back what the steps before it changed.
+ */
 static void apply(struct daemon *d, struct config *c, struct config_servers *s)
 {
 	struct mx_params p;
 	char names[512], allow_err[CONFIG_ERRLEN];
 	struct netset *statics;
+	bool requeued = false;
 
 	/* First keep what only a restart changes: the core must go on with the running prefixes. */
 	if (config_restart_changes(&d->cfg, c, names, sizeof(names)) > 0)
@@ -177,10 +217,50 @@ static void apply(struct daemon *d, struct config *c, struct config_servers *s)
 		config_servers_clear(s);
 		return;
 	}
+	if (write_static(d, statics, allow_err, sizeof(allow_err)) < 0) {
+		reload_failed(d,
+		              "reload failed: allow lists: %s; keeping previous configuration and "
+		              "allow lists",
+		              allow_err);
+		config_servers_clear(s);
+		netset_free(statics);
+		return;
+	}
 	daemon_fill_params(&p, c, s);
 	if (mx_set_params(d->mx, &p) < 0) {
+		unwrite_static(d);
 		reload_failed(d,
 		              "reload failed: invalid parameters; keeping previous configuration");
+		config_servers_clear(s);
+		netset_free(statics);
+		return;
+	}
+	/* The kernel queue first: what the hold may use depends on the length it really has. */
+	if (d->q && (c->queue_maxlen != d->cfg.queue_maxlen || c->fail_open != d->cfg.fail_open)) {
+		if (nfqueue_configure(d->q, c->queue_maxlen, c->fail_open) < 0) {
+			log_msg(LOG_WARNING,
+			        "reload: the kernel refused queue-maxlen %" PRIu32
+			        " / fail-open %s; the running values stay",
+			        c->queue_maxlen, c->fail_open ? "yes" : "no");
+			c->queue_maxlen = d->cfg.queue_maxlen;
+			c->fail_open = d->cfg.fail_open;
+		} else {
+			requeued = true;
+		}
+	}
+	/* The held SYNs stay held (or get their verdict now if hold-max went down). */
+	if (daemon_apply_hold_trust(d, c) < 0) {
+		(void)daemon_apply_hold_trust(d, &d->cfg); /* the trust keys it took go back */
+		if (requeued && nfqueue_configure(d->q, d->cfg.queue_maxlen, d->cfg.fail_open) < 0)
+			log_msg(LOG_WARNING,
+			        "reload: the kernel refused the running queue-maxlen / "
+			        "fail-open back");
+		daemon_fill_params(&p, &d->cfg, &d->servers);
+		if (mx_set_params(d->mx, &p) < 0)
+			log_msg(LOG_ERR, "reload: out of memory putting the running servers back");
+		unwrite_static(d);
+		reload_failed(d, "reload failed: cannot apply hold-max, hold-time and the trust "
+		                 "keys: out of memory; keeping previous configuration");
 		config_servers_clear(s);
 		netset_free(statics);
 		return;
@@ -189,23 +269,6 @@ static void apply(struct daemon *d, struct config *c, struct config_servers *s)
 		log_msg(LOG_NOTICE, "reload: allow lists: %zu networks (were %zu)",
 		        netset_count(statics), netset_count(mx_static(d->mx)));
 	mx_set_static(d->mx, statics);
-	if (daemon_table_static(d, allow_err, sizeof(allow_err)) < 0)
-		log_msg(LOG_ERR, "reload: allow lists: %s", allow_err);
-	/* The kernel queue first: what the hold may use depends on the length it really has. */
-	if (d->q && (c->queue_maxlen != d->cfg.queue_maxlen || c->fail_open != d->cfg.fail_open) &&
-	    nfqueue_configure(d->q, c->queue_maxlen, c->fail_open) < 0) {
-		log_msg(LOG_WARNING,
-		        "reload: the kernel refused queue-maxlen %" PRIu32
-		        " / fail-open %s; the running values stay",
-		        c->queue_maxlen, c->fail_open ? "yes" : "no");
-		c->queue_maxlen = d->cfg.queue_maxlen;
-		c->fail_open = d->cfg.fail_open;
-	}
-	/* The held SYNs stay held (or get their verdict now if hold-max went down). */
-	if (daemon_apply_hold_trust(d, c) < 0)
-		log_msg(LOG_ERR,
-		        "reload: cannot apply the trust keys: out of memory; held SYNs and "
-		        "trusted domains keep the previous values");
 	if (d->rdns)
 		rdns_set_rate(d->rdns, c->rdns_rate);
 	log_set_quiet(c->quiet);

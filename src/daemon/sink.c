@@ -322,13 +322,13 @@ void daemon_table_sync(struct daemon *d)
 		daemon_table_error(d, err);
 }
 
-int daemon_table_static(struct daemon *d, char *err, size_t errlen)
+int daemon_table_static(struct daemon *d, const struct netset *s, char *err, size_t errlen)
 {
 	int r;
 
 	if (!d->table)
 		return 0;
-	r = pflog_set_static(d->table, mx_static(d->mx), err, errlen);
+	r = pflog_set_static(d->table, s, err, errlen);
 	return r < 0 ? r : 0;
 }
 

@@ -3,7 +3,8 @@
  * mxallowctl: speaks to a running mxallowd over its control socket
  * (protocol: src/core/ctlproto.h, man/mxallowctl.8). One request per run;
  * the answer is printed as a table, JSON or text. Exit status 0 on success,
- * 1 for "no" (show: not let in; del: no such entry), 2 for errors.
+ * 1 for "no" (show: not let in; del: no such entry, or the allow list still
+ * lets the address in), 2 for errors.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -58,7 +59,8 @@ static void usage(FILE *f)
 	    "  list [--json]                       every whitelist entry\n"
 	    "  show ADDR                           is ADDR let in now, and by what (exit 1: no)\n"
 	    "  add ADDR[/PREFIX] [--ttl SECONDS]   a manual entry (default: whitelist-time)\n"
-	    "  del ADDR[/PREFIX]                   remove the entry (exit 1: there was none)\n"
+	    "  del ADDR[/PREFIX]                   remove the entry (exit 1: there was none, or\n"
+	    "                                      the allow list still lets ADDR in)\n"
 	    "  stats                               the counters\n"
 	    "  reload                              re-read the configuration, print the result\n\n"
 	    "Options (before the command):\n"

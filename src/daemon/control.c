@@ -11,6 +11,12 @@
  * a client that stops reading is dropped after CONTROL_WRITE_TIMEOUT. While
  * an answer is under way (list, reload) the client's reading is paused, so a
  * pipelined request waits for its turn.
+ *
+ * Work per wake-up is bounded: at most REQUESTS_PER_WAKEUP requests or one
+ * list slice per client, then the client goes on from a zero-timeout timer
+ * (later()). Such a timer fires only after the loop has polled again, so the
+ * queue's verdicts are served between two slices; event_active() would run
+ * the client again at once, before any I/O.
  */
 #include "control.h"
 #include "sandbox.h"
@@ -26,6 +32,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -44,7 +51,7 @@
 #define OUT_LOW             (16 * 1024) /* and go on below this */
 #define IN_HIGH             (4 * CTL_MAX_REQUEST) /* read no more above this much unparsed */
 #define LIST_BUDGET         4096                  /* whitelist slots looked at per wake-up */
-#define REQUESTS_PER_WAKEUP 64
+#define REQUESTS_PER_WAKEUP 4                     /* requests of one client answered per wake-up */
 #define MAX_MEMBERS         256
 
 enum client_state {
@@ -60,7 +67,7 @@ struct client {
 	struct control *ctl;
 	struct client *prev, *next;
 	struct bufferevent *bev;
-	struct event *ev_more; /* go on: the next slice of a list, pipelined requests, close */
+	struct event *ev_more; /* timer: the next slice of a list, pipelined requests, close */
 	enum client_state state;
 	struct wl_iter it;
 	uint64_t listed;
@@ -150,17 +157,16 @@ static void owner_of(const struct daemon *d, uid_t *uid, gid_t *gid)
 }
 
 /*
- * The socket's directory: made (one level) when missing. One that everybody
- * may write to is refused: someone could swap the socket file for a link
- * between bind() and chown().
+ * The socket's directory: made (one level) when missing, given to the
+ * daemon's user only once the socket in it is set up (own_dir()). One that
+ * everybody may write to is refused: someone could swap the socket file for
+ * a link between bind() and chown().
  */
 static int prepare_dir(struct control *ctl, char *err, size_t errlen)
 {
 	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char *slash;
 	struct stat st;
-	uid_t uid;
-	gid_t gid;
 
 	snprintf(dir, sizeof(dir), "%s", ctl->path);
 	slash = strrchr(dir, '/');
@@ -189,11 +195,23 @@ static int prepare_dir(struct control *ctl, char *err, size_t errlen)
 		            "RuntimeDirectory=mxallowd; or set control-socket none)",
 		            ctl->path, dir, strerror(errno));
 	ctl->made_dir = strdup(dir);
+	if (!ctl->made_dir)
+		return fail(err, errlen, ENOMEM, "control-socket: out of memory");
+	return 0;
+}
+
+/* The daemon's user removes its socket at exit: a directory we made is its own. */
+static int own_dir(struct control *ctl, char *err, size_t errlen)
+{
+	uid_t uid;
+	gid_t gid;
+
 	owner_of(ctl->d, &uid, &gid);
-	/* The daemon's user removes its socket at exit: the directory is its own. */
-	if (uid != (uid_t)-1 && chown(dir, uid, gid) < 0)
+	if (!ctl->made_dir || uid == (uid_t)-1)
+		return 0;
+	if (fchownat(AT_FDCWD, ctl->made_dir, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
 		return fail(err, errlen, errno, "control-socket %s: cannot give %s to user %s: %s",
-		            ctl->path, dir, ctl->d->cfg.user, strerror(errno));
+		            ctl->path, ctl->made_dir, ctl->d->cfg.user, strerror(errno));
 	return 0;
 }
 
@@ -260,8 +278,12 @@ static int bind_socket(struct control *ctl, char *err, size_t errlen)
 	if (ctl->fd < 0)
 		return fail(err, errlen, errno, "control-socket: socket: %s", strerror(errno));
 	socket_address(ctl->path, &sun);
-	/* Born 0600: nobody else can connect before the owner and mode below are set. */
-	old = umask(0177);
+	/*
+	 * Born with its final mode, 0600 or 0660 with control-group: nothing
+	 * changes a mode by path afterwards (a path that may meanwhile be a
+	 * link). Nobody connects before listen() below.
+	 */
+	old = umask(ctl->have_group ? 0117 : 0177);
 	r = bind(ctl->fd, (struct sockaddr *)&sun, sizeof(sun));
 	e = errno;
 	umask(old);
@@ -271,6 +293,12 @@ static int bind_socket(struct control *ctl, char *err, size_t errlen)
 	if (lstat(ctl->path, &st) < 0)
 		return fail(err, errlen, errno, "control-socket %s: %s", ctl->path,
 		            strerror(errno));
+	/* Still the socket just made: not a link, nor a socket of someone else. */
+	if (!S_ISSOCK(st.st_mode) || st.st_nlink != 1 || st.st_uid != geteuid())
+		return fail(err, errlen, EEXIST,
+		            "control-socket %s: replaced by another file while being created: "
+		            "check who else writes to its directory",
+		            ctl->path);
 	ctl->bound = true;
 	ctl->dev = st.st_dev;
 	ctl->ino = st.st_ino;
@@ -279,13 +307,11 @@ static int bind_socket(struct control *ctl, char *err, size_t errlen)
 		gid = ctl->group;
 	else
 		gid = (gid_t)-1;
+	/* As lchown(): a link put in its place meanwhile is changed, never what it points to. */
 	if ((uid != (uid_t)-1 || gid != (gid_t)-1) &&
 	    fchownat(AT_FDCWD, ctl->path, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
 		return fail(err, errlen, errno, "control-socket %s: cannot set its owner: %s",
 		            ctl->path, strerror(errno));
-	if (ctl->have_group && chmod(ctl->path, 0660) < 0)
-		return fail(err, errlen, errno, "control-socket %s: chmod: %s", ctl->path,
-		            strerror(errno));
 	if (listen(ctl->fd, CONTROL_MAX_CLIENTS) < 0)
 		return fail(err, errlen, errno, "control-socket %s: listen: %s", ctl->path,
 		            strerror(errno));
@@ -315,7 +341,7 @@ int control_open(struct daemon *d, char *err, size_t errlen)
 	if ((r = read_group(ctl, d->cfg.control_group, err, errlen)) < 0)
 		return r; /* a mistake in the configuration, whatever the path */
 	if ((r = prepare_dir(ctl, err, errlen)) < 0 || (r = clear_stale(ctl, err, errlen)) < 0 ||
-	    (r = bind_socket(ctl, err, errlen)) < 0) {
+	    (r = bind_socket(ctl, err, errlen)) < 0 || (r = own_dir(ctl, err, errlen)) < 0) {
 		/*
 		 * As for the default state-file: a mail gate does not stay down for a
 		 * default nobody set up (no RuntimeDirectory=); a path the
@@ -374,10 +400,21 @@ static void client_free(struct client *c)
 	free(c);
 }
 
-/* Runs the client's next step from the loop (never from inside a caller that still uses it). */
+/*
+ * Runs the client's next step from the loop (never from inside a caller that
+ * still uses it), after the loop's next poll: see the top of the file.
+ */
 static void later(struct client *c)
 {
-	event_active(c->ev_more, EV_TIMEOUT, 0);
+	static const struct timeval now = {0, 0};
+
+	evtimer_add(c->ev_more, &now);
+}
+
+/* A later() step is due: the I/O callbacks leave the work to it (one slice per wake-up). */
+static bool pending(const struct client *c)
+{
+	return evtimer_pending(c->ev_more, NULL) != 0;
 }
 
 static void close_after_output(struct client *c)
@@ -459,6 +496,18 @@ static bool manual_prefix_ok(struct client *c, const struct ctl_request *req)
 	return true;
 }
 
+/* "198.51.100.0/24 (/etc/mxallowd.conf:12)": a static network and where it was set. */
+static void format_static(const struct netset_net *n, char *buf, size_t len)
+{
+	char net[NETSET_STRLEN];
+
+	if (n->line)
+		snprintf(buf, len, "%s (%s:%" PRIu32 ")", netset_format(n, net), n->source,
+		         n->line);
+	else
+		snprintf(buf, len, "%s (%s)", netset_format(n, net), n->source);
+}
+
 static void do_show(struct client *c, const struct ctl_request *req)
 {
 	struct daemon *d = c->ctl->d;
@@ -477,15 +526,10 @@ static void do_show(struct client *c, const struct ctl_request *req)
 		out_line(c, "%s", line);
 	}
 	if (ex.source == MX_EXPLAIN_STATIC) {
-		char snet[NETSET_STRLEN];
+		char where[CTL_MAX_REPLY];
 
-		if (ex.static_net->line)
-			out_line(c, "ok %s is let in by the allow list: %s (%s:%" PRIu32 ")", a,
-			         netset_format(ex.static_net, snet), ex.static_net->source,
-			         ex.static_net->line);
-		else
-			out_line(c, "ok %s is let in by the allow list: %s (%s)", a,
-			         netset_format(ex.static_net, snet), ex.static_net->source);
+		format_static(ex.static_net, where, sizeof(where));
+		out_line(c, "ok %s is let in by the allow list: %s", a, where);
 	} else if (ex.allowed) {
 		out_line(c, "ok %s is let in by whitelist entry %s (%s)", a, net,
 		         whitelist_reason_name(ex.entry.reason));
@@ -526,10 +570,16 @@ static void do_add(struct client *c, const struct ctl_request *req)
 	         r == MX_MANUAL_REPLACED ? "replaced" : "added", net, ttl, was);
 }
 
+/*
+ * Removes the entry. "ok" only when the address is no longer let in: one
+ * that the allow list still lets in gets "no" with the network, whether it had
+ * an entry (deleted all the same) or not; the allow list is the configuration's.
+ */
 static void do_del(struct client *c, const struct ctl_request *req)
 {
 	struct daemon *d = c->ctl->d;
-	char net[ADDR_STRLEN + 4];
+	const struct netset_net *sn;
+	char net[ADDR_STRLEN + 4], a[ADDR_STRLEN], where[CTL_MAX_REPLY], was[ADDR_STRLEN + 64] = "";
 	struct wl_entry e;
 	mxa_addr key;
 	int r;
@@ -541,13 +591,22 @@ static void do_del(struct client *c, const struct ctl_request *req)
 	r = mx_manual_del(d->mx, &req->addr, req->prefix, daemon_now(), &e);
 	daemon_table_sync(d);
 	daemon_hold_sync(d); /* verdicts buffered meanwhile go now */
-	if (r == 0) {
-		out_line(c, "no %s has no whitelist entry", net);
-		return;
+	if (r > 0) {
+		log_msg(LOG_NOTICE, "control uid=%u del %s: deleted (was %s)", (unsigned)c->uid,
+		        net, whitelist_reason_name(e.reason));
+		snprintf(was, sizeof(was), "deleted %s (was %s)", net,
+		         whitelist_reason_name(e.reason));
 	}
-	log_msg(LOG_NOTICE, "control uid=%u del %s: deleted (was %s)", (unsigned)c->uid, net,
-	        whitelist_reason_name(e.reason));
-	out_line(c, "ok deleted %s (was %s)", net, whitelist_reason_name(e.reason));
+	if (netset_lookup(mx_static(d->mx), &req->addr, &sn)) {
+		addr_format(&req->addr, a);
+		format_static(sn, where, sizeof(where));
+		out_line(c, "no %s is still let in by the allow list: %s; %s", a, where,
+		         r > 0 ? was : "it has no whitelist entry");
+	} else if (r > 0) {
+		out_line(c, "ok %s", was);
+	} else {
+		out_line(c, "no %s has no whitelist entry", net);
+	}
 }
 
 static void do_stats(struct client *c)
@@ -652,7 +711,7 @@ static void on_read(struct bufferevent *bev, void *ctx)
 	struct client *c = ctx;
 
 	(void)bev;
-	if (c->state == CL_IDLE)
+	if (c->state == CL_IDLE && !pending(c))
 		process_input(c);
 }
 
@@ -660,6 +719,8 @@ static void on_write(struct bufferevent *bev, void *ctx)
 {
 	struct client *c = ctx;
 
+	if (pending(c) && c->state != CL_CLOSING)
+		return;
 	switch (c->state) {
 	case CL_LIST:
 		list_more(c);
@@ -683,7 +744,7 @@ static void on_event(struct bufferevent *bev, short what, void *ctx)
 	(void)bev;
 	if (what & BEV_EVENT_EOF) {
 		c->eof = true;
-		if (c->state == CL_IDLE)
+		if (c->state == CL_IDLE && !pending(c))
 			process_input(c);
 		return;
 	}
@@ -785,7 +846,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	c->pid = pid;
 	c->id = ++ctl->next_id;
 	c->bev = bufferevent_socket_new(ctl->d->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	c->ev_more = event_new(ctl->d->base, -1, 0, on_more, c);
+	c->ev_more = evtimer_new(ctl->d->base, on_more, c);
 	if (!c->bev || !c->ev_more) {
 		if (c->ev_more)
 			event_free(c->ev_more);

@@ -16,6 +16,15 @@
                                           "received=BYTES final=0|1 eof=0|1"
   control-client.py SOCK idle SECONDS     connects, sends nothing; prints "closed-after=S" (or
                                           "still-open") within SECONDS
+  control-client.py SOCK flood FLAG MAX N DEAF
+                                          N clients pipeline requests as fast as the daemon
+                                          takes them (each a batch of 20 "show 198.51.100.3"
+                                          and one "add 2001:db8:fe:K::I 600", I cycling over
+                                          256) and read the answers in a thread of their own;
+                                          DEAF more clients send the same and never read.
+                                          Creates FLAG.ready once every reading client has had
+                                          an answer; stops at FLAG (at most MAX s); prints
+                                          "answers=A min=M deaf-sent=S errors=E"
   control-client.py SOCK hold N           opens N connections (banner each) then one more;
                                           prints the extra connection's first line; then closes
                                           one of the N and connects again until it is served
@@ -25,6 +34,7 @@ Exit status 0 unless the connection itself fails.
 import os
 import socket
 import sys
+import threading
 import time
 
 
@@ -63,6 +73,72 @@ def read_all_lines(s, buf):
     if buf[0]:
         out.append("(partial) " + buf[0].decode("ascii", "replace"))
     return out
+
+
+def flood(path, flag, limit, n, deaf):
+    deadline = time.monotonic() + limit
+    answers = [0] * n
+    sent = [0] * deaf
+    errors = []
+
+    def done():
+        return os.path.exists(flag) or time.monotonic() > deadline
+
+    def batch(k, i):
+        shows = b"show 198.51.100.3\n" * 20
+        return shows + ("add 2001:db8:fe:%x::%x 600\n" % (k, i % 256)).encode()
+
+    def reader(s, k):
+        buf = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            if not chunk:
+                break
+            buf += chunk
+            lines = buf.split(b"\n")
+            buf = lines.pop()
+            answers[k] += sum(1 for x in lines if x.startswith((b"ok", b"no", b"error")))
+            errors.extend(x for x in lines if x.startswith(b"error"))
+
+    def writer(s, k, is_deaf):
+        i, data = 0, b""
+        while not done():
+            if not data:
+                data, i = batch(k, i), i + 1
+                if is_deaf:
+                    sent[k - n] += 21
+            try:
+                data = data[s.send(data):]
+            except socket.timeout:
+                continue  # its buffers are full: try again until the flag
+            except OSError:
+                break  # the daemon dropped it
+
+    threads = []
+    for k in range(n + deaf):
+        s = connect(path)
+        read_line(s, [b""])
+        s.settimeout(0.5)
+        if k < n:
+            threads.append(threading.Thread(target=reader, args=(s, k), daemon=True))
+        threads.append(threading.Thread(target=writer, args=(s, k, k >= n), daemon=True))
+    for t in threads:
+        t.start()
+    while not done() and min(answers) == 0:
+        time.sleep(0.05)
+    if min(answers) > 0:
+        open(flag + ".ready", "w").close()
+    while not done():
+        time.sleep(0.05)
+    print("answers=%d min=%d deaf-sent=%d errors=%d"
+          % (sum(answers), min(answers), sum(sent), len(errors)))
+    sys.stdout.flush()
+    os._exit(0)  # the threads may sit in send() on a full socket
 
 
 def main():
@@ -130,6 +206,8 @@ def main():
             print("closed-after=%d" % round(time.monotonic() - t0) if not chunk else "data")
         except socket.timeout:
             print("still-open")
+    elif mode == "flood":
+        flood(path, args[0], float(args[1]), int(args[2]), int(args[3]))
     elif mode == "hold":
         n = int(args[0])
         held = []

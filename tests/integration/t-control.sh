@@ -7,6 +7,9 @@
 #  (b) NFQUEUE mode: `add` lets a direct client in at the real MX (IPv4 and IPv6, --ttl),
 #      `del` drops it again, also a fake-MX entry; prefixes other than the whitelist's are
 #      refused with the reason, and change nothing;
+#  (b2) an address of a static allow network: `show` names the allow rule (FILE:LINE); `del`
+#      answers "no" (exit 1) saying that the allow list still lets it in, with or without an
+#      entry to delete, and the client still gets in;
 #  (c) reload reports its result: ok (with restart-only keys kept), or the error with
 #      FILE:LINE (exit 2) and the previous configuration stays;
 #  (d) malformed requests get one error line each and the connection goes on; an oversized
@@ -16,9 +19,14 @@
 #      control clients go on, the daemon's memory does not grow with the list, the client is
 #      dropped after its write timeout; an idle client after the idle timeout; a reading
 #      client gets the whole list;
+#  (e2) clients that pipeline add/show requests as fast as the daemon takes them, and two that
+#      write without ever reading: probes to the fake and real MX still get their answers,
+#      another client is answered, and the writers are served meanwhile;
 #  (f) at most 16 clients: the 17th gets "error busy", a freed slot serves again;
 #  (g) a uid that is not allowed: refused by the socket's mode, and by the peer check when
 #      the mode lets it connect; control-group: mode 0660, a member gets in, others do not;
+#  (g2) the socket is born with its mode: a link swapped in while the daemon sets the owner
+#      (strace holds it there) does not pass a mode on to the file behind it;
 #  (h) a second daemon on the same socket is refused at start; a stale socket (SIGKILL) is
 #      replaced; a file that is not a socket, a world-writable directory are refused; a
 #      missing directory is made and removed; SIGTERM removes the socket; with the default
@@ -58,9 +66,11 @@ base_conf() {
 		no-rdns-whitelist
 		renew-time 0
 		control-socket $SOCK
+		allow 198.51.100.8/31
 	EOF
 }
 base_conf | write_conf
+ALLOW_AT="$(re "$CONF"):$(base_conf | grep -n '^allow ' | cut -d: -f1)"
 
 # ctl ARGS...: mxallowctl in the server namespace; sets OUT, ERR, RC.
 ctl() {
@@ -166,6 +176,23 @@ expect_ctl 2 "TTL '0' is not a whole number of seconds from 1 to 2147483" add 19
 expect_ctl 2 'usage: mxallowctl add' add 198.51.100.5 --ttl
 check "nothing was added by the refused requests" test "$(list_count)" = 0
 
+section "(b2) an address of the allow list: show names the rule, del does not pretend"
+expect_probe greeting 198.51.100.8 "$REAL4"
+expect_ctl 0 "^198\.51\.100\.8 is let in by the allow list: 198\.51\.100\.8/31 \($ALLOW_AT\)$" \
+	show 198.51.100.8
+expect_ctl 1 "^198\.51\.100\.8 is still let in by the allow list: 198\.51\.100\.8/31 \($ALLOW_AT\); it has no whitelist entry$" \
+	del 198.51.100.8
+expect_ctl 0 '^added 198\.51\.100\.9 reason=manual expires-in=3600$' add 198.51.100.9
+expect_ctl 1 "^198\.51\.100\.9 is still let in by the allow list: 198\.51\.100\.8/31 \($ALLOW_AT\); deleted 198\.51\.100\.9 \(was manual\)$" \
+	del 198.51.100.9
+check "mxallowd: control uid=0 del 198.51.100.9: deleted (was manual)" \
+	log_wait 'control uid=0 del 198\.51\.100\.9: deleted \(was manual\)'
+ctl -s "$SOCK" show 198.51.100.9
+check "the entry is gone all the same: show names no entry" \
+	eval '[ "$RC" = 0 ] && ! printf "%s\n" "$OUT" | grep -q "entry 198\.51\.100\.9:"'
+expect_probe greeting 198.51.100.9 "$REAL4"
+check "still no entries" test "$(list_count)" = 0
+
 section "(c) reload reports its result"
 ctl -c "$CONF" reload
 check "reload: exit 0, 'reload ok' (got '$OUT')" test "$RC" = 0 -a "$OUT" = "reload ok"
@@ -251,6 +278,32 @@ wait "$idle_pid"
 check "the idle client saw the daemon close (after about 30 s): $(cat "$MXA_TMP/idle.out")" \
 	grep -Eq '^closed-after=(29|30|31)$' "$MXA_TMP/idle.out"
 
+section "(e2) pipelining writers: verdicts and other clients go on"
+flag="$MXA_TMP/flood.flag"
+raw flood "$flag" 120 6 2 >"$MXA_TMP/flood.out" 2>&1 &
+flood_pid=$!
+check "6 clients pipeline requests and get answers, 2 more write without reading" \
+	wait_for 20 test -e "$flag.ready"
+adds0=$(log_count 'control uid=0 add 2001:db8:fe:')
+expect_probe refused 198.51.100.2 "$FAKE4"
+expect_probe greeting 198.51.100.2 "$REAL4"
+check "while they write: a stranger is still dropped" expect_probe timeout 198.51.100.4 "$REAL4" 2
+expect_probe greeting 198.51.100.8 "$REAL4"
+expect_probe refused 2001:db8:1::2 "$FAKE6"
+expect_probe greeting 2001:db8:1::2 "$REAL6"
+expect_ctl 0 '^198\.51\.100\.2 is let in by whitelist entry 198\.51\.100\.2 \(fake-mx\)$' \
+	show 198.51.100.2
+expect_ctl 0 '^dropped ' stats
+adds1=$(log_count 'control uid=0 add 2001:db8:fe:')
+check "the writers were served meanwhile (their adds logged: $adds0, then $adds1)" \
+	test "$adds1" -gt "$adds0"
+touch "$flag"
+wait_pid "$flood_pid" 10
+check "every pipelining client had answers, none an error: $(cat "$MXA_TMP/flood.out")" \
+	grep -Eq '^answers=[1-9][0-9]* min=[1-9][0-9]* deaf-sent=[1-9][0-9]* errors=0$' \
+	"$MXA_TMP/flood.out"
+check "the daemon still runs" proc_alive "$DAEMON_PID"
+
 section "(f) at most 16 clients"
 out=$(raw hold 16)
 printf '%s\n' "$out" | sed 's/^/  | /'
@@ -287,6 +340,37 @@ check "nobody, group $NOGROUP: stats works" eval 'printf "%s\n" "$out" | grep -E
 out=$(in_srv setpriv --reuid=daemon --regid=daemon --clear-groups "$MXALLOWCTL" -s "$SOCK" stats 2>&1)
 st=$?
 check "daemon:daemon, not in the group: exit 2 ($out)" test "$st" = 2
+
+section "(g2) the socket is born with its mode: a link swapped in gets none"
+if command -v strace >/dev/null 2>&1; then
+	victim="$MXA_TMP/victim"
+	sock2="$RUN/race"
+	rlog="$MXA_TMP/race.log"
+	echo "not the daemon's" >"$victim"
+	chmod 600 "$victim"
+	# strace holds the daemon for 3 s as it sets its new socket's owner (fchownat); meanwhile
+	# the socket is swapped for a link to another file, as someone who may write the directory
+	# could do.
+	ip netns exec "$NS_SRV" strace -f -o /dev/null -e trace=fchownat \
+		-e inject=fchownat:delay_enter=3000000 "$MXALLOWD" -F -s -c "$MXA_TMP/empty.conf" \
+		--state-file none --pidfile "$MXA_TMP/race.pid" -b -f "$FAKE4" -r "$REAL4" \
+		--queue-num 26 --control-socket "$sock2" --control-group "$NOGROUP" >"$rlog" 2>&1 &
+	race_pid=$!
+	check "the daemon made its socket" wait_for 10 test -S "$sock2"
+	ln -s "$victim" "$sock2.link" && mv -T "$sock2.link" "$sock2"
+	check "the link is in place before the daemon went on" not log_has ': started ' "$rlog"
+	# shellcheck disable=SC2317 # called through wait_for
+	race_over() { log_has ': started ' "$rlog" || ! proc_alive "$race_pid"; }
+	wait_for 15 race_over
+	sed 's/^/  | /' "$rlog"
+	check "the file behind the link kept mode 600 and group root: $(stat -c '%a %U %G' "$victim")" \
+		test "$(stat -c '%a %U %G' "$victim")" = "600 root root"
+	[ -s "$MXA_TMP/race.pid" ] && kill -TERM "$(cat "$MXA_TMP/race.pid")"
+	wait_pid "$race_pid" 10
+	rm -f "$sock2"
+else
+	say "  (no strace: the swap is not tried)"
+fi
 
 section "(h) one daemon per socket; stale sockets; the socket's directory"
 out=$(in_srv timeout 10 "$MXALLOWD" -F -s -c "$MXA_TMP/empty.conf" --state-file none -b \

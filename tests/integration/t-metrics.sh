@@ -5,9 +5,15 @@
 #   - off by default: nothing listens;
 #   - the scrape is valid exposition text (`promtool check metrics`), with the metrics an
 #     operator looks for (whitelist entries and capacity, drops, ENOBUFS, rDNS, table errors,
-#     state file, static networks, the kernel queue's drops);
+#     state file, static networks, the kernel queue's drops); every *_total is a counter,
+#     every other metric a gauge;
 #   - counters move with traffic: a fake-MX hit, a whitelisted and a static client accepted,
 #     a stranger dropped;
+#   - the state file: saves move mxallowd_state_saves_total; while its directory is gone the
+#     failed saves move mxallowd_state_save_errors_total and mxallowd_state_age_seconds grows;
+#     once it is back a save brings the age back to 0;
+#   - table mode: a kernel set that refuses the daemon's writes moves
+#     mxallowd_table_errors_total;
 #   - only GET/HEAD of /metrics: 404 elsewhere, 405 for other methods;
 #   - bounded: with 8 connections open and silent, the next scrape waits; the silent ones are
 #     closed after the 10 s deadline and the scrape is answered; IPv6 [ADDR]:PORT works;
@@ -17,6 +23,8 @@
 
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/integration/table-lib.sh
+. "$(dirname "$0")/table-lib.sh"
 
 need_cmds curl promtool
 mail_host_setup
@@ -47,6 +55,26 @@ metric_is() {
 
 listening_on() { in_srv ss -Hltn "sport = :$PORT" | grep -q .; }
 
+# type_is NAME TYPE: the last scrape declares NAME with # TYPE TYPE.
+type_is() { grep -qx "# TYPE $1 $2" "$scrape"; }
+
+# types_match: every *_total is declared a counter, every other metric a gauge.
+types_match() {
+	awk '$1 == "#" && $2 == "TYPE" && (($3 ~ /_total$/) != ($4 == "counter")) {
+		print "  (" $3 " is a " $4 ")"; bad = 1 } END { exit bad }' "$scrape"
+}
+
+# scraped_at_least NAME N: a new scrape has NAME >= N.
+scraped_at_least() {
+	local v
+	[ "$(get)" = 200 ] || return 1
+	v=$(metric "$1")
+	[ -n "$v" ] && [ "${v%.*}" -ge "$2" ]
+}
+
+# scraped_is NAME VALUE: a new scrape has NAME = VALUE.
+scraped_is() { [ "$(get)" = 200 ] && [ "$(metric "$1")" = "$2" ]; }
+
 section "off by default"
 start_daemon -f "$FAKE4" -r "$REAL4" --no-rdns-whitelist
 check "nothing listens on port $PORT" not listening_on
@@ -69,6 +97,15 @@ for m in mxallowd_dropped_total mxallowd_accepted_total mxallowd_fake_hits_total
 	mxallowd_queue_user_dropped_total; do
 	check "has $m, with # HELP and # TYPE" eval \
 		"[ -n \"\$(metric $m)\" ] && grep -q '^# HELP $m ' '$scrape' && grep -q '^# TYPE $m ' '$scrape'"
+done
+check "every *_total is a counter, every other metric a gauge" types_match
+for m in mxallowd_table_errors_total mxallowd_state_saves_total mxallowd_state_save_errors_total \
+	mxallowd_dropped_total mxallowd_enobufs_total; do
+	check "# TYPE $m counter" type_is "$m" counter
+done
+for m in mxallowd_state_age_seconds mxallowd_whitelist_entries mxallowd_whitelist_capacity \
+	mxallowd_static_networks; do
+	check "# TYPE $m gauge" type_is "$m" gauge
 done
 check "mxallowd_whitelist_capacity 65536 (max-entries)" metric_is mxallowd_whitelist_capacity 65536
 check "mxallowd_static_networks 1" metric_is mxallowd_static_networks 1
@@ -136,6 +173,50 @@ start_daemon -f "$FAKE6" -r "$REAL6" --no-rdns-whitelist --metrics-listen "[$REA
 URL="http://[$REAL6]:$PORT/metrics"
 check "GET http://[2001:db8::20]:$PORT/metrics: 200" test "$(get)" = 200
 check "promtool check metrics: no problem" promtool check metrics <"$scrape"
+stop_daemon
+
+section "the state file: saves, failed saves and the file's age"
+restart_log
+STATE_DIR=$(mktemp -d "$MXA_TMP/state.XXXXXX")
+URL="http://$REAL4:$PORT/metrics"
+start_daemon -f "$FAKE4" -r "$REAL4" --no-rdns-whitelist --metrics-listen "$REAL4:$PORT" \
+	--state-file "$STATE_DIR/whitelist.state" --save-interval 1
+check "GET /metrics: 200" test "$(get)" = 200
+saves0=$(metric mxallowd_state_saves_total)
+check "mxallowd_state_save_errors_total 0 at start" metric_is mxallowd_state_save_errors_total 0
+check "mxallowd_state_age_seconds 0 at start" metric_is mxallowd_state_age_seconds 0
+expect_probe refused 198.51.100.1 "$FAKE4"
+check "a whitelist change is saved: mxallowd_state_saves_total goes past $saves0" \
+	wait_for 10 scraped_at_least mxallowd_state_saves_total $((saves0 + 1))
+check "and mxallowd_state_age_seconds is 0 again" wait_for 10 scraped_is mxallowd_state_age_seconds 0
+mv "$STATE_DIR" "$STATE_DIR.away"
+expect_probe refused 198.51.100.2 "$FAKE4"
+check "with the directory gone: mxallowd_state_save_errors_total moves" \
+	wait_for 10 scraped_at_least mxallowd_state_save_errors_total 1
+check "mxallowd_state_age_seconds grows while saves fail" \
+	wait_for 10 scraped_at_least mxallowd_state_age_seconds 2
+check "mxallowd: state: cannot save ..." log_has 'state: cannot save'
+mv "$STATE_DIR.away" "$STATE_DIR"
+check "the directory back: mxallowd_state_age_seconds returns to 0" \
+	wait_for 10 scraped_is mxallowd_state_age_seconds 0
+check "promtool check metrics: still no problem" promtool check metrics <"$scrape"
+stop_daemon
+
+section "table mode: a kernel set that refuses writes moves mxallowd_table_errors_total"
+rules_flush
+table_rules_setup --no-renew
+restart_log
+start_daemon --renew-time 0 --backend pflog -p "nflog:$NFLOG_GROUP" -f "$FAKE4" -r "$REAL4" \
+	--metrics-listen "$REAL4:$PORT"
+check "GET /metrics: mxallowd_table_errors_total 0" scraped_is mxallowd_table_errors_total 0
+# A set without timeout support in place of mx-white refuses every add the daemon sends.
+in_srv ipset create mx-white.bad hash:net family inet maxelem 131072
+in_srv ipset swap mx-white.bad mx-white
+expect_probe refused 198.51.100.1 "$FAKE4"
+check "a refused add: mxallowd_table_errors_total moves" \
+	wait_for 10 scraped_at_least mxallowd_table_errors_total 1
+check "# TYPE mxallowd_table_errors_total counter" type_is mxallowd_table_errors_total counter
+check "promtool check metrics: still no problem" promtool check metrics <"$scrape"
 stop_daemon
 
 section "an address that is not local stops the start"

@@ -27,6 +27,7 @@ packages=(
 	dpkg-dev debhelper lintian
 	# integration tests and contrib/demo.sh
 	ipset iptables iproute2 dnsmasq-base postfix swaks socat tcpdump
+	strace # t-control.sh holds the daemon at a system call (the socket race)
 	# metrics test (t-metrics.sh): curl, and promtool from the Prometheus package
 	curl prometheus
 	libhiredis-dev redis-server # the shared whitelist (meson option redis; t-redis.sh)

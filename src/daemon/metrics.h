@@ -9,9 +9,12 @@
  * time (more are closed at once), METRICS_MAX_REQUEST bytes of request line
  * and headers, one request per connection, and METRICS_DEADLINE seconds for
  * the whole exchange, however slowly a client sends or reads. libevent 2.1's
- * evhttp has none of the first and last bounds (its timeouts restart with
- * every byte; a connection limit came in 2.2), so the few lines of HTTP/1.x
- * needed here are read directly.
+ * evhttp has neither the first nor the last bound built in (its timeouts
+ * restart with every byte; evhttp_set_max_connections came in 2.2): both
+ * could be added around it (a filter bufferevent from evhttp_set_bevcb() to
+ * see each close, the listener disabled at the limit, a timer a connection
+ * that shuts it down), which is more code than the few lines of HTTP/1.x
+ * needed here, read directly on bufferevents.
  */
 #include <stddef.h>
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The state file's format (see statefile.h and mxallowd.conf(5)). Pure:
- * memory in, memory out, every length checked before it is read.
+ * bytes in through callbacks or memory, every length checked before it is
+ * read.
  */
 #include "statefile.h"
 
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 static const uint8_t magic[8] = {'M', 'X', 'A', 'S', 'T', 'A', 'T', 'E'};
 
@@ -200,10 +202,18 @@ static int flush_block(struct statefile_enc *enc)
 	return r;
 }
 
+/*
+ * The reasons a file holds: static networks live in the allow lists, never
+ * in the whitelist, so a record that claims one is refused.
+ */
+static bool reason_ok(unsigned r)
+{
+	return r >= WL_REASON_FAKE_MX && r <= WL_REASON_PEER && r != WL_REASON_STATIC;
+}
+
 static bool entry_ok(const struct wl_entry *e)
 {
-	return e->reason >= WL_REASON_FAKE_MX && e->reason <= WL_REASON_PEER && e->deadline > 0 &&
-	       (e->used ? e->last_use > 0 : true);
+	return reason_ok(e->reason) && e->deadline > 0 && (e->used ? e->last_use > 0 : true);
 }
 
 int statefile_enc_entry(struct statefile_enc *enc, const struct wl_entry *e)
@@ -252,18 +262,24 @@ int statefile_enc_finish(struct statefile_enc *enc)
 
 /* ------------------------------------------------------------------ decoder */
 
+/*
+ * The decoder reads the file block by block through a callback: its memory
+ * is one block, whatever the size of the file.
+ */
 struct decoder {
-	const uint8_t *b;
-	size_t len;
+	statefile_read_fn read;
+	void *rctx;
 	struct statefile_result *res;
 	struct statefile_crc crc;
+	bool read_failed;
+	uint8_t b[STATEFILE_BLOCK_MAX];
 };
 
 /* Records the first problem only; later ones change the counts, not the text. */
-static void problem(struct decoder *d, enum statefile_problem p, size_t offset, const char *fmt,
+static void problem(struct decoder *d, enum statefile_problem p, uint64_t offset, const char *fmt,
                     ...) __attribute__((format(printf, 4, 5)));
 
-static void problem(struct decoder *d, enum statefile_problem p, size_t offset, const char *fmt,
+static void problem(struct decoder *d, enum statefile_problem p, uint64_t offset, const char *fmt,
                     ...)
 {
 	va_list ap;
@@ -277,23 +293,49 @@ static void problem(struct decoder *d, enum statefile_problem p, size_t offset, 
 	va_end(ap);
 }
 
+/*
+ * Reads @len bytes of the file, from byte @off, to @to. Returns how many it
+ * got: fewer at the end of the file, or after a read error (a problem).
+ */
+static size_t fill(struct decoder *d, uint8_t *to, size_t len, uint64_t off)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = d->read(d->rctx, to + got, len - got);
+
+		if (n < 0) {
+			problem(d, STATEFILE_READ_ERROR, off + got,
+			        "read error at byte %" PRIu64 ": %s", off + got, strerror((int)-n));
+			d->read_failed = true;
+			break;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return got;
+}
+
 static int decode_header(struct decoder *d)
 {
 	const uint8_t *b = d->b;
+	size_t len = fill(d, d->b, STATEFILE_HEADER_SIZE, 0);
 	uint32_t version;
 
-	if (d->len == 0) {
+	if (d->read_failed)
+		return -EBADMSG;
+	if (len == 0) {
 		problem(d, STATEFILE_EMPTY, 0, "empty file");
 		return -EBADMSG;
 	}
-	if (d->len < sizeof(magic) || memcmp(b, magic, sizeof(magic)) != 0) {
+	if (len < sizeof(magic) || memcmp(b, magic, sizeof(magic)) != 0) {
 		problem(d, STATEFILE_NOT_STATE, 0,
 		        "not an mxallowd state file (no MXASTATE magic)");
 		return -EBADMSG;
 	}
-	if (d->len < 12) {
-		problem(d, STATEFILE_TRUNCATED, d->len, "truncated in the header at byte %zu",
-		        d->len);
+	if (len < 12) {
+		problem(d, STATEFILE_TRUNCATED, len, "truncated in the header at byte %zu", len);
 		return -EBADMSG;
 	}
 	version = get32(b + 8);
@@ -303,9 +345,8 @@ static int decode_header(struct decoder *d)
 		        STATEFILE_VERSION);
 		return -EBADMSG;
 	}
-	if (d->len < STATEFILE_HEADER_SIZE) {
-		problem(d, STATEFILE_TRUNCATED, d->len, "truncated in the header at byte %zu",
-		        d->len);
+	if (len < STATEFILE_HEADER_SIZE) {
+		problem(d, STATEFILE_TRUNCATED, len, "truncated in the header at byte %zu", len);
 		return -EBADMSG;
 	}
 	if (get32(b + 28) != statefile_crc32(&d->crc, 0, b, 28)) {
@@ -335,25 +376,25 @@ static bool record_decode(const uint8_t *p, struct wl_entry *e)
 	e->used = flags & FLAG_USED;
 	e->rdns_done = flags & FLAG_RDNS_DONE;
 	return !(flags & ~(FLAG_USED | FLAG_RDNS_DONE)) && !p[R_PAD] && !p[R_PAD + 1] &&
-	       p[R_REASON] >= WL_REASON_FAKE_MX && p[R_REASON] <= WL_REASON_PEER &&
-	       e->deadline > 0 && (e->used ? e->last_use > 0 : e->last_use == 0);
+	       reason_ok(p[R_REASON]) && e->deadline > 0 &&
+	       (e->used ? e->last_use > 0 : e->last_use == 0);
 }
 
-/* Hands the records of a block whose checksum held to @fn. */
-static int deliver(struct decoder *d, size_t off, uint32_t block, uint32_t n, statefile_entry_fn fn,
-                   void *ctx)
+/* Hands the records of the block in d->b, from byte @off, whose checksum held, to @fn. */
+static int deliver(struct decoder *d, uint64_t off, uint32_t block, uint32_t n,
+                   statefile_entry_fn fn, void *ctx)
 {
 	struct wl_entry e;
 	int r;
 
 	for (uint32_t i = 0; i < n; i++) {
-		size_t at = off + 8 + (size_t)i * STATEFILE_RECORD_SIZE;
+		size_t at = 8 + (size_t)i * STATEFILE_RECORD_SIZE;
 
 		if (!record_decode(d->b + at, &e)) {
-			problem(d, STATEFILE_BAD_RECORD, at,
-			        "block %" PRIu32 " record %" PRIu32
-			        " at byte %zu: impossible values",
-			        block, i, at);
+			problem(d, STATEFILE_BAD_RECORD, off + at,
+			        "block %" PRIu32 " record %" PRIu32 " at byte %" PRIu64
+			        ": impossible values",
+			        block, i, off + at);
 			d->res->skipped++;
 			continue;
 		}
@@ -365,11 +406,25 @@ static int deliver(struct decoder *d, size_t off, uint32_t block, uint32_t n, st
 	return 0;
 }
 
-int statefile_decode(const void *buf, size_t len, statefile_entry_fn fn, void *ctx,
-                     struct statefile_result *res)
+/* After the end block at @off: counts what is left of the file. */
+static void trailing(struct decoder *d, uint64_t off)
+{
+	uint64_t extra = 0;
+	size_t got;
+
+	do {
+		got = fill(d, d->b, sizeof(d->b), off + extra);
+		extra += got;
+	} while (got == sizeof(d->b));
+	if (extra && !d->read_failed)
+		problem(d, STATEFILE_TRAILING, off, "%" PRIu64 " bytes after the end block", extra);
+}
+
+int statefile_decode_read(statefile_read_fn read, void *rctx, statefile_entry_fn fn, void *ctx,
+                          struct statefile_result *res)
 {
 	struct decoder *d = malloc(sizeof(*d));
-	size_t off = STATEFILE_HEADER_SIZE;
+	uint64_t off = STATEFILE_HEADER_SIZE;
 	uint64_t records = 0; /* as the block headers say */
 	uint32_t block = 0, last_n = 0;
 	int r = 0;
@@ -377,66 +432,71 @@ int statefile_decode(const void *buf, size_t len, statefile_entry_fn fn, void *c
 	memset(res, 0, sizeof(*res));
 	if (!d)
 		return -ENOMEM;
-	d->b = buf;
-	d->len = len;
+	d->read = read;
+	d->rctx = rctx;
 	d->res = res;
+	d->read_failed = false;
 	statefile_crc_init(&d->crc);
 	if (decode_header(d) < 0)
 		goto out;
 	for (;;) {
 		uint32_t number, n;
-		size_t size;
+		size_t size, got;
 
-		if (len - off < 8) {
-			problem(d, STATEFILE_TRUNCATED, len,
-			        "truncated at byte %zu (in block %" PRIu32 "'s header)", len,
-			        block);
+		got = fill(d, d->b, 8, off);
+		if (d->read_failed)
+			goto out;
+		if (got < 8) {
+			problem(d, STATEFILE_TRUNCATED, off + got,
+			        "truncated at byte %" PRIu64 " (in block %" PRIu32 "'s header)",
+			        off + got, block);
 			goto out;
 		}
-		number = get32(d->b + off);
-		n = get32(d->b + off + 4);
+		number = get32(d->b);
+		n = get32(d->b + 4);
 		if (number != block || n > STATEFILE_BLOCK_RECORDS) {
 			problem(d, STATEFILE_BAD_SEQUENCE, off,
-			        "block %" PRIu32 " at byte %zu: bad block header (number %" PRIu32
-			        ", %" PRIu32 " records); the rest of the file is unreadable",
+			        "block %" PRIu32 " at byte %" PRIu64
+			        ": bad block header (number %" PRIu32 ", %" PRIu32
+			        " records); the rest of the file is unreadable",
 			        block, off, number, n);
 			goto out;
 		}
 		size = n ? 8 + (size_t)n * STATEFILE_RECORD_SIZE + 4 : STATEFILE_END_SIZE;
-		if (len - off < size) {
-			problem(d, STATEFILE_TRUNCATED, len,
-			        "truncated at byte %zu (in block %" PRIu32 " from byte %zu)", len,
-			        block, off);
+		got = 8 + fill(d, d->b + 8, size - 8, off + 8);
+		if (got < size) {
+			if (!d->read_failed)
+				problem(d, STATEFILE_TRUNCATED, off + got,
+				        "truncated at byte %" PRIu64 " (in block %" PRIu32
+				        " from byte %" PRIu64 ")",
+				        off + got, block, off);
 			if (n)
 				res->skipped += n;
 			goto out;
 		}
-		if (get32(d->b + off + size - 4) !=
-		    statefile_crc32(&d->crc, 0, d->b + off, size - 4)) {
+		if (get32(d->b + size - 4) != statefile_crc32(&d->crc, 0, d->b, size - 4)) {
 			problem(d, STATEFILE_BAD_BLOCK, off,
-			        "block %" PRIu32 " at byte %zu: checksum mismatch", block, off);
+			        "block %" PRIu32 " at byte %" PRIu64 ": checksum mismatch", block,
+			        off);
 			if (n == 0)
 				goto out; /* the end block: its total cannot be trusted */
 			res->skipped += n;
 		} else if (n == 0) {
-			uint64_t total = get64(d->b + off + 8);
+			uint64_t total = get64(d->b + 8);
 
 			if (total != records)
 				problem(d, STATEFILE_BAD_COUNT, off + 8,
 				        "the end block counts %" PRIu64
 				        " records, the blocks hold %" PRIu64,
 				        total, records);
-			off += size;
-			if (off != len)
-				problem(d, STATEFILE_TRAILING, off, "%zu bytes after the end block",
-				        len - off);
+			trailing(d, off + size);
 			goto out;
 		} else {
 			/* The encoder fills every block but the last: one file, one encoding. */
 			if (block > 0 && last_n < STATEFILE_BLOCK_RECORDS)
 				problem(d, STATEFILE_BAD_SEQUENCE, off,
-				        "block %" PRIu32 " at byte %zu follows a block of %" PRIu32
-				        " records",
+				        "block %" PRIu32 " at byte %" PRIu64
+				        " follows a block of %" PRIu32 " records",
 				        block, off, last_n);
 			r = deliver(d, off, block, n, fn, ctx);
 			if (r)
@@ -452,6 +512,32 @@ out:
 	if (r)
 		return r;
 	return res->problem == STATEFILE_OK ? 0 : -EBADMSG;
+}
+
+struct mem_reader {
+	const uint8_t *p;
+	size_t left;
+};
+
+static ssize_t mem_read(void *ctx, void *buf, size_t len)
+{
+	struct mem_reader *m = ctx;
+
+	if (len > m->left)
+		len = m->left;
+	if (len)
+		memcpy(buf, m->p, len);
+	m->p += len;
+	m->left -= len;
+	return (ssize_t)len;
+}
+
+int statefile_decode(const void *buf, size_t len, statefile_entry_fn fn, void *ctx,
+                     struct statefile_result *res)
+{
+	struct mem_reader m = {.p = buf, .left = len};
+
+	return statefile_decode_read(mem_read, &m, fn, ctx, res);
 }
 
 /* ------------------------------------------------------------------ clocks */

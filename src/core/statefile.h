@@ -4,8 +4,9 @@
 /*
  * The state file's format: the whitelist as a file, encoded to and decoded
  * from memory with every length checked. No I/O here: the encoder hands
- * finished pieces to a write callback, the decoder reads one buffer and
- * hands each valid entry to a callback. The layout is described in
+ * finished pieces to a write callback, the decoder takes the file from a
+ * read callback one block at a time (or from one buffer) and hands each
+ * valid entry to a callback. The layout is described in
  * mxallowd.conf(5), section STATE FILE; all integers are little-endian.
  *
  *   header  32 bytes   magic "MXASTATE", version, record size, saved-at,
@@ -24,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "whitelist.h"
 
@@ -62,8 +64,9 @@ struct statefile_enc *statefile_enc_free(struct statefile_enc *enc);
  * The header first, then every entry, then statefile_enc_finish(). Each
  * returns 0, the first negative errno of @write (then the encoder stays
  * failed), or -EINVAL for a call out of order or an entry the decoder would
- * refuse (reason out of range, a deadline <= 0, a used entry without its
- * time, a prefix too long).
+ * refuse (reason out of range or static: the allow lists hold those, never
+ * the file; a deadline <= 0, a used entry without its time, a prefix too
+ * long).
  */
 int statefile_enc_header(struct statefile_enc *enc, const struct statefile_header *h);
 int statefile_enc_entry(struct statefile_enc *enc, const struct wl_entry *e);
@@ -84,6 +87,7 @@ enum statefile_problem {
 	STATEFILE_BAD_SEQUENCE, /* a block out of place (number, size, after a short one) */
 	STATEFILE_BAD_COUNT,    /* the end block's total differs from the records */
 	STATEFILE_TRAILING,     /* bytes after the end block */
+	STATEFILE_READ_ERROR,   /* the read callback failed: the rest is unread */
 };
 
 struct statefile_result {
@@ -92,7 +96,7 @@ struct statefile_result {
 	uint64_t entries; /* handed to the callback */
 	uint64_t skipped; /* records in damaged blocks and impossible records */
 	enum statefile_problem problem;
-	size_t offset;  /* byte where the first problem was found */
+	uint64_t offset; /* byte where the first problem was found */
 	char what[192]; /* the first problem as text: "block 3 at byte 106552: checksum mismatch" */
 };
 
@@ -102,14 +106,26 @@ struct statefile_result {
  */
 typedef int (*statefile_entry_fn)(void *ctx, const struct wl_entry *e);
 
-/**
- * statefile_decode() - read the state file in @buf: every record that
- * validates goes to @fn, in file order, also when other parts are damaged.
- * @res describes the file and its first problem.
- * Returns 0 for a file without problems, -EBADMSG when something was wrong
- * (the entries before and around it may have been delivered), or what @fn
- * returned when it stopped the decoding.
+/*
+ * Reads up to @len bytes of the file, in order, into @buf. Returns how many
+ * (0 at the end of the file) or a negative errno.
  */
+typedef ssize_t (*statefile_read_fn)(void *ctx, void *buf, size_t len);
+
+/**
+ * statefile_decode_read() - read the state file through @read, one block at
+ * a time (the decoder holds one block, whatever the file's size): every
+ * record that validates goes to @fn, in file order, also when other parts
+ * are damaged. @res describes the file and its first problem (a failed read
+ * is one: STATEFILE_READ_ERROR, the rest unread).
+ * Returns 0 for a file without problems, -EBADMSG when something was wrong
+ * (the entries before and around it may have been delivered), -ENOMEM, or
+ * what @fn returned when it stopped the decoding.
+ */
+int statefile_decode_read(statefile_read_fn read, void *rctx, statefile_entry_fn fn, void *ctx,
+                          struct statefile_result *res);
+
+/* statefile_decode_read() of the @len bytes at @buf. */
 int statefile_decode(const void *buf, size_t len, statefile_entry_fn fn, void *ctx,
                      struct statefile_result *res);
 

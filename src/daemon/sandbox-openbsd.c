@@ -28,7 +28,8 @@
  *          on, and lowers its priority with setpriority(2)), which creates
  *          PATH.tmp, locks it with flock(2) against a second writer,
  *          writes, renames it over PATH or unlinks it; the directory is
- *          unveiled "rwc". The save at exit does the same without fork
+ *          unveiled "rwc". The save at exit is such a child too; only when
+ *          fork fails does the daemon write the file itself, the same way
  *   cpath  also with a pidfile or a control socket: each is removed at exit
  *          (unveil "c" on its path; as an unprivileged user the directory
  *          must also allow it, or the file stays)

@@ -77,8 +77,22 @@ struct state {
 	size_t n_loaded;
 	mxa_time epoch;
 	bool load_clean;
+	/*
+	 * Not loaded whole: the file went to PATH.corrupt (or was gone), and the
+	 * entries that did load live in memory only: the first tick saves them.
+	 */
+	bool set_aside;
+	/*
+	 * Not loaded whole and still at PATH (it could not be moved aside, or
+	 * belongs to another user): its entries exist nowhere else, so no save
+	 * replaces the file while it is there.
+	 */
+	bool held;
+	dev_t held_dev;
+	ino_t held_ino;
 	/* Saves. */
 	bool armed;
+	bool save_due; /* at the next tick, whatever save-interval says */
 	pid_t child;
 	int child_pipe;         /* read end: the child's report */
 	uint64_t child_changes; /* the change count its snapshot holds */
@@ -248,8 +262,9 @@ struct load_ctx {
 	int64_t max_ahead;
 	unsigned v4_prefix, v6_prefix;      /* now */
 	const struct statefile_result *res; /* its header is valid before the first entry */
+	size_t max;                         /* max-entries */
 	size_t alloc;
-	uint64_t expired, finer, shortened;
+	uint64_t expired, finer, shortened, over;
 };
 
 /*
@@ -266,6 +281,42 @@ static uint32_t lifetime_max(const struct config *c)
 	if (c->renew_time > m)
 		m = c->renew_time;
 	return m;
+}
+
+/*
+ * The loaded entries are a min-heap on the deadline, max-entries at most:
+ * when full, an entry with a later deadline than the root replaces it. So
+ * the memory of a load is bounded by max-entries, whatever the file holds,
+ * and the entries that stay are those with the latest deadlines.
+ */
+static void heap_up(struct wl_entry *h, size_t i)
+{
+	struct wl_entry e = h[i];
+
+	while (i > 0 && h[(i - 1) / 2].deadline > e.deadline) {
+		h[i] = h[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	h[i] = e;
+}
+
+static void heap_down(struct wl_entry *h, size_t n, size_t i)
+{
+	struct wl_entry e = h[i];
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+
+		if (c >= n)
+			break;
+		if (c + 1 < n && h[c + 1].deadline < h[c].deadline)
+			c++;
+		if (h[c].deadline >= e.deadline)
+			break;
+		h[i] = h[c];
+		i = c;
+	}
+	h[i] = e;
 }
 
 static int load_one(void *ctx, const struct wl_entry *fe)
@@ -289,92 +340,86 @@ static int load_one(void *ctx, const struct wl_entry *fe)
 	    STATEFILE_FIT_SHORTENED)
 		l->shortened++;
 	addr_mask(&e.addr, &fe->addr, l->v4_prefix, l->v6_prefix);
-	if (e.used && e.last_use < s->epoch)
-		s->epoch = e.last_use;
+	if (s->n_loaded == l->max) {
+		l->over++;
+		if (e.deadline > s->loaded[0].deadline) {
+			s->loaded[0] = e;
+			heap_down(s->loaded, s->n_loaded, 0);
+		}
+		return 0;
+	}
 	if (s->n_loaded == l->alloc) {
 		size_t alloc = l->alloc ? l->alloc * 2 : 1024;
-		struct wl_entry *v = realloc(s->loaded, alloc * sizeof(*v));
+		struct wl_entry *v;
 
+		if (alloc > l->max)
+			alloc = l->max;
+		if (alloc > SIZE_MAX / sizeof(*v))
+			return -ENOMEM;
+		v = realloc(s->loaded, alloc * sizeof(*v));
 		if (!v)
 			return -ENOMEM;
 		s->loaded = v;
 		l->alloc = alloc;
 	}
 	s->loaded[s->n_loaded++] = e;
+	heap_up(s->loaded, s->n_loaded - 1);
 	return 0;
 }
 
-static int later_first(const void *a, const void *b)
+/* The file at PATH, @st, stays there: see struct state, held. */
+static void hold(struct state *s, const struct stat *st)
 {
-	const struct wl_entry *x = a, *y = b;
-
-	return x->deadline < y->deadline ? 1 : x->deadline > y->deadline ? -1 : 0;
+	s->held = true;
+	s->held_dev = st->st_dev;
+	s->held_ino = st->st_ino;
 }
 
-/* Reads all of @fd (@st) into a new buffer; 0 or a negative errno with the reason in @why. */
-static int read_all(int fd, const struct stat *st, uint8_t **out, size_t *len, char *why,
-                    size_t whylen)
+struct fd_reader {
+	int fd;
+};
+
+static ssize_t read_fd(void *ctx, void *buf, size_t len)
 {
-	uint8_t *buf;
-	size_t size, got = 0;
-	uint64_t max = STATEFILE_HEADER_SIZE + STATEFILE_END_SIZE +
-	               (STATE_MAX_RECORDS / STATEFILE_BLOCK_RECORDS + 1) * STATEFILE_BLOCK_MAX;
+	const struct fd_reader *rd = ctx;
+	ssize_t n;
 
-	if (!S_ISREG(st->st_mode)) {
-		snprintf(why, whylen, "not a regular file");
-		return -EINVAL;
-	}
-	if ((uint64_t)st->st_size > max || (uint64_t)st->st_size > SIZE_MAX - 1) {
-		snprintf(why, whylen, "too large for a state file (%" PRIu64 " bytes)",
-		         (uint64_t)st->st_size);
-		return -EFBIG;
-	}
-	size = (size_t)st->st_size;
-	buf = malloc(size ? size : 1);
-	if (!buf) {
-		snprintf(why, whylen, "out of memory for %zu bytes", size);
-		return -ENOMEM;
-	}
-	while (got < size) {
-		ssize_t n = read(fd, buf + got, size - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int e = errno;
-
-			snprintf(why, whylen, "read error: %s", strerror(e));
-			free(buf);
-			return -e;
-		}
-		if (n == 0)
-			break; /* shrank while read: the decoder sees a truncated file */
-		got += (size_t)n;
-	}
-	*out = buf;
-	*len = got;
-	return 0;
+	do
+		n = read(rd->fd, buf, len);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
 }
 
 /*
  * Moves the file aside as evidence; returns the text for the log line.
  * @seen: the file that was read (NULL when it could not be opened): only
- * that one is moved, not one put in its place meanwhile.
+ * that one is moved, not one put in its place meanwhile. What stays at PATH
+ * is held: no save replaces it while it is there (write_snapshot()).
  */
-static const char *move_aside(const struct state *s, const struct stat *seen, char *buf, size_t len)
+static const char *move_aside(struct state *s, const struct stat *seen, char *buf, size_t len)
 {
+	char why[256];
 	struct stat st;
 
-	if (lstat(s->path, &st) < 0)
+	if (lstat(s->path, &st) < 0) {
 		snprintf(buf, len, "gone (%s)", strerror(errno));
-	else if (S_ISDIR(st.st_mode))
-		snprintf(buf, len, "left in place (a directory)");
+		s->set_aside = true;
+		return buf;
+	}
+	if (S_ISDIR(st.st_mode))
+		snprintf(why, sizeof(why), "a directory");
 	else if (seen && (st.st_dev != seen->st_dev || st.st_ino != seen->st_ino))
-		snprintf(buf, len, "left in place (replaced while it was read)");
+		snprintf(why, sizeof(why), "replaced while it was read");
 	else if (rename(s->path, s->corrupt) < 0)
-		snprintf(buf, len, "could not be renamed to %s: %s", s->corrupt, strerror(errno));
-	else
+		snprintf(why, sizeof(why), "cannot rename it to %s: %s", s->corrupt,
+		         strerror(errno));
+	else {
 		snprintf(buf, len, "renamed to %s", s->corrupt);
+		s->set_aside = true;
+		return buf;
+	}
+	hold(s, &st);
+	snprintf(buf, len, "left in place (%s); no save replaces it until it is moved away", why);
 	return buf;
 }
 
@@ -387,13 +432,15 @@ void state_load(struct state *s, const struct config *c, mxa_time now)
 	    .max_ahead = lifetime_max(c),
 	    .v4_prefix = c->ipv4_prefix,
 	    .v6_prefix = c->ipv6_prefix,
+	    .max = c->max_entries,
 	};
+	uint64_t max = STATEFILE_HEADER_SIZE + STATEFILE_END_SIZE +
+	               (STATE_MAX_RECORDS / STATEFILE_BLOCK_RECORDS + 1) * STATEFILE_BLOCK_MAX;
 	struct statefile_result res;
-	char why[256], aside[320];
+	char why[256], aside[512];
 	struct stat st, *seen = NULL;
-	uint8_t *buf = NULL;
-	size_t len = 0, over = 0;
-	int fd, r;
+	struct fd_reader rd;
+	int fd, r = 0;
 
 	s->epoch = now;
 	s->load_clean = false;
@@ -411,40 +458,52 @@ void state_load(struct state *s, const struct config *c, mxa_time now)
 	} else if (fstat(fd, &st) < 0) {
 		r = -errno;
 		snprintf(why, sizeof(why), "cannot stat: %s", strerror(-r));
-		close(fd);
 	} else {
 		seen = &st;
-		r = read_all(fd, &st, &buf, &len, why, sizeof(why));
-		close(fd);
+		if (!S_ISREG(st.st_mode)) {
+			r = -EINVAL;
+			snprintf(why, sizeof(why), "not a regular file");
+		} else if ((uint64_t)st.st_size > max) {
+			/* Beyond what max-entries allows: no file this daemon wrote. */
+			r = -EFBIG;
+			snprintf(why, sizeof(why), "too large for a state file (%" PRIu64 " bytes)",
+			         (uint64_t)st.st_size);
+		}
 	}
 	if (r == 0 && !owner_ok(s, st.st_uid)) {
 		/* Planted in a sticky directory, or left by another user: never trusted. */
-		log_msg(LOG_ERR,
-		        "state: %s: belongs to uid %lu, neither root nor the daemon's user: 0 "
-		        "entries loaded; the file is left in place (remove it)",
-		        s->path, (unsigned long)st.st_uid);
-		free(buf);
+		hold(s, &st);
+		log_msg(
+		    LOG_ERR,
+		    "state: %s: belongs to uid %lu, neither root nor the daemon's user: 0 "
+		    "entries loaded; the file is left in place (remove it); no save replaces it "
+		    "until it is moved away",
+		    s->path, (unsigned long)st.st_uid);
+		close(fd);
 		return;
 	}
 	if (r < 0) {
+		if (fd >= 0)
+			close(fd);
 		log_msg(LOG_ERR, "state: %s: %s; 0 entries loaded; the file is %s", s->path, why,
-		        r == -ENOMEM ? "kept" : move_aside(s, seen, aside, sizeof(aside)));
+		        move_aside(s, seen, aside, sizeof(aside)));
 		return;
 	}
 	l.res = &res;
-	r = statefile_decode(buf, len, load_one, &l, &res);
-	free(buf);
-	if (s->n_loaded > c->max_entries) {
-		qsort(s->loaded, s->n_loaded, sizeof(*s->loaded), later_first);
-		over = s->n_loaded - c->max_entries;
-		s->n_loaded = c->max_entries;
-	}
+	rd.fd = fd;
+	r = statefile_decode_read(read_fd, &rd, load_one, &l, &res);
+	close(fd);
+	/* The earliest last use the whitelist must hold, of the entries that stay. */
+	for (size_t i = 0; i < s->n_loaded; i++)
+		if (s->loaded[i].used && s->loaded[i].last_use < s->epoch)
+			s->epoch = s->loaded[i].last_use;
 	s->stats.loaded = s->n_loaded;
 	if (r == -ENOMEM) {
+		/* Not loaded whole: set aside as a damaged file is, never written over. */
 		log_msg(LOG_ERR,
-		        "state: %s: out of memory after %zu entries; the rest is not loaded, the "
-		        "file is kept",
-		        s->path, s->n_loaded);
+		        "state: %s: out of memory after %zu entries; the rest is not loaded; the "
+		        "file is %s",
+		        s->path, s->n_loaded, move_aside(s, seen, aside, sizeof(aside)));
 		return;
 	}
 	if (r < 0) {
@@ -457,10 +516,10 @@ void state_load(struct state *s, const struct config *c, mxa_time now)
 	s->load_clean = true;
 	log_msg(LOG_NOTICE,
 	        "state: loaded %zu entries from %s (saved %" PRId64 " s ago; dropped: %" PRIu64
-	        " expired, %zu over max-entries, %" PRIu64
+	        " expired, %" PRIu64 " over max-entries, %" PRIu64
 	        " keyed by a shorter prefix than now; %" PRIu64
 	        " deadlines shortened to the longest lifetime, %" PRId64 " s)",
-	        s->n_loaded, s->path, l.wall - res.header.saved_at, l.expired, over, l.finer,
+	        s->n_loaded, s->path, l.wall - res.header.saved_at, l.expired, l.over, l.finer,
 	        l.shortened, l.max_ahead);
 }
 
@@ -500,6 +559,7 @@ void state_arm(struct state *s, uint64_t changes, mxa_time now)
 	s->current_since = now;
 	s->changes_saved = changes;
 	s->saved_valid = s->load_clean;
+	s->save_due = s->set_aside;
 }
 
 /* ------------------------------------------------------------------ save */
@@ -661,25 +721,35 @@ static int open_tmp(const struct state *s, struct stat *st, char *err, size_t er
 }
 
 /*
- * Writes the whitelist to PATH atomically. Safe in a forked child: no
+ * Writes the whitelist as it is at @now on the daemon's clock, @wall on the
+ * wall clock (both read by the daemon: a child that starts late must not
+ * move the deadlines), to PATH atomically. Safe in a forked child: no
  * logging, no event loop; memory from malloc only. On success @msg says
  * how many entries went in.
  */
 static int write_snapshot(const struct state *s, const struct whitelist *wl, const struct config *c,
-                          mxa_time now, char *msg, size_t msglen)
+                          mxa_time now, int64_t wall, char *msg, size_t msglen)
 {
 	struct statefile_header h = {
-	    .saved_at = wall_now(),
+	    .saved_at = wall,
 	    .v4_prefix = (uint8_t)c->ipv4_prefix,
 	    .v6_prefix = (uint8_t)c->ipv6_prefix,
 	};
-	struct snapshot sn = {.now = now, .wall = h.saved_at};
+	struct snapshot sn = {.now = now, .wall = wall};
 	struct sink_fd w;
 	const char *step = "encode";
 	struct stat st;
 	uint64_t count;
 	int fd, dfd, r;
 
+	if (s->held && lstat(s->path, &st) == 0 && st.st_dev == s->held_dev &&
+	    st.st_ino == s->held_ino) {
+		snprintf(msg, msglen,
+		         "cannot save %s: it is still the file the start could not load whole "
+		         "(move it away)",
+		         s->path);
+		return -EEXIST;
+	}
 	fd = open_tmp(s, &st, msg, msglen);
 	if (fd < 0)
 		return fd;
@@ -743,6 +813,7 @@ static void save_done(struct state *s, uint64_t changes, mxa_time snapshot_at)
 	s->changes_saved = changes;
 	s->saved_valid = true;
 	s->current_since = snapshot_at;
+	s->held = false; /* PATH is a save of ours now */
 }
 
 /*
@@ -782,6 +853,7 @@ static int spawn(struct state *s, const struct mx *mx, const struct config *c, u
 {
 	struct timespec t0, t1;
 	sigset_t all, old;
+	int64_t wall;
 	int p[2], e;
 	pid_t pid;
 
@@ -793,6 +865,8 @@ static int spawn(struct state *s, const struct mx *mx, const struct config *c, u
 	/* No handler of the loop's may run in the child: signals wait until it reset them. */
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
+	/* The wall clock of @now: the child may run much later (nice 10). */
+	wall = wall_now();
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	pid = fork();
 	if (pid == 0) {
@@ -805,7 +879,7 @@ static int spawn(struct state *s, const struct mx *mx, const struct config *c, u
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		child_close_fds(p[1]);
 		child_give_way();
-		r = write_snapshot(s, mx_whitelist(mx), c, now, msg, sizeof(msg));
+		r = write_snapshot(s, mx_whitelist(mx), c, now, wall, msg, sizeof(msg));
 		if (write(p[1], msg, strlen(msg)) < 0)
 			_exit(2);
 		_exit(r < 0 ? 1 : 0);
@@ -850,6 +924,7 @@ int state_save_start(struct state *s, const struct mx *mx, const struct config *
 	if (s->child > 0)
 		return -EBUSY;
 	s->last_start = now;
+	s->save_due = false;
 	r = spawn(s, mx, c, changes, now,
 	          now + (c->save_interval > save_budget(mx) ? (mxa_time)c->save_interval
 	                                                    : save_budget(mx)),
@@ -1005,7 +1080,7 @@ void state_tick(struct state *s, const struct mx *mx, const struct config *c, ui
 		s->current_since = now; /* nothing to write: the file is current */
 		return;
 	}
-	if (now - s->last_start < (mxa_time)c->save_interval)
+	if (!s->save_due && now - s->last_start < (mxa_time)c->save_interval)
 		return;
 	(void)state_save_start(s, mx, c, changes, now);
 }
@@ -1042,7 +1117,7 @@ int state_save_final(struct state *s, const struct mx *mx, const struct config *
 		return s->saved_valid && changes == s->changes_saved ? 0 : -EIO;
 	}
 	/* No process for it (out of memory, a process limit): the daemon writes it itself. */
-	r = write_snapshot(s, mx_whitelist(mx), c, now, msg, sizeof(msg));
+	r = write_snapshot(s, mx_whitelist(mx), c, now, wall_now(), msg, sizeof(msg));
 	if (r < 0) {
 		s->stats.save_errors++;
 		log_msg(LOG_ERR, "state: %s", msg);

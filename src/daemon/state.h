@@ -16,8 +16,11 @@
  * two writers never share it), fsync, rename to PATH, fsync of the directory.
  *
  * Loading never fails the start: a file that is damaged, truncated, of
- * another version or unreadable is logged in one line, renamed to
- * PATH.corrupt, and whatever validated is loaded.
+ * another version or unreadable, or that memory ran out for, is logged in
+ * one line, renamed to PATH.corrupt, and whatever validated is loaded and
+ * saved at the first tick. A file that was not loaded whole is never
+ * written over: one that stays at PATH (it could not be renamed, or belongs
+ * to another user) makes every save fail until it is moved away.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -57,9 +60,10 @@ const char *state_dir(const struct state *s);
 /**
  * state_load() - read the file at start, before the whitelist exists: keeps
  * the live entries (deadline after @now), at most @c->max_entries (those
- * with the latest deadlines), on the core's clock, deadlines no further
- * ahead than the longest lifetime @c gives. A file owned by another user
- * than root or the daemon's is not loaded. Logs one line either way.
+ * with the latest deadlines; the memory is bounded by max-entries however
+ * large the file), on the core's clock, deadlines no further ahead than the
+ * longest lifetime @c gives. A file owned by another user than root or the
+ * daemon's is not loaded. Logs one line either way.
  */
 void state_load(struct state *s, const struct config *c, mxa_time now);
 
@@ -75,7 +79,8 @@ size_t state_restore(struct state *s, struct mx *mx, mxa_time now);
 /**
  * state_arm() - from now on, @changes (a count the caller increases on every
  * whitelist change) tells when a save is due; the file counts as holding
- * what is in the whitelist now when it loaded without a problem.
+ * what is in the whitelist now when it loaded without a problem. After a
+ * load that set the file aside the first tick saves.
  */
 void state_arm(struct state *s, uint64_t changes, mxa_time now);
 

@@ -1,17 +1,28 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The state file at 1e3 ... 1e6 entries, with the daemon's own code
- * (src/daemon/state.c): the synchronous save of a clean exit, the
- * background save of the running daemon (how long fork() held the caller,
- * how long the child took), the load of a start (read, check, whitelist
- * built, entries put back), the file's size; and the packet path during a
- * background save: mx_syn() on whitelisted clients in a loop while the child
- * writes, the longest time between two of its verdicts against the same
- * loop without a save (the copy-on-write faults after fork() land there).
+ * (src/daemon/state.c): the save of a clean exit, the background save of
+ * the running daemon, the load of a start, the file's size; and the packet
+ * path during a background save. Prints CSV on stdout, one line per size:
+ *
+ *   file_bytes              the state file's size
+ *   save_sync_ms            the save at exit, synchronous for the caller
+ *                           (not for the work: a child writes it): fork(),
+ *                           the child's write, fsync and rename, its reaping
+ *   fork_stall_ms           how long fork() held the caller (the loop's
+ *                           only stall for a background save)
+ *   save_child_ms           from the background save's start until the loop
+ *                           below saw the child reaped
+ *   load_ms                 a start: read, check, whitelist built, entries
+ *                           put back
+ *   verdicts_during_save,   mx_syn() on whitelisted clients in a loop while
+ *   max_gap_during_save_ms  the child writes: how many, and the longest time
+ *                           between two (the copy-on-write faults after
+ *                           fork() land there; at least fork_stall_ms)
+ *   verdicts_no_save,       the same loop for 1 s without a save
+ *   max_gap_no_save_ms
  *
  *   bench-state DIR [MAX_ENTRIES]     (DIR: where the state files go)
- *
- * Prints CSV on stdout.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -158,7 +169,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		state_arm(s, 0, 1000);
-		/* A clean exit: synchronous, fsync and rename included. */
+		/* A clean exit: the daemon forks the writer and waits for it. */
 		t0 = now_s();
 		if (state_save_final(s, mx, &su.cfg, 1, 1000) < 0)
 			return 1;

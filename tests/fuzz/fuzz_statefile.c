@@ -234,7 +234,8 @@ static void build_base(void)
 	if (!enc || statefile_enc_header(enc, &h) < 0)
 		abort();
 	for (int i = 0; i < BASE_ENTRIES; i++) {
-		struct wl_entry e = {.reason = (enum wl_reason)(1 + i), .rdns_done = i == 1};
+		struct wl_entry e = {.reason = (enum wl_reason)(i == 2 ? WL_REASON_MANUAL : 1 + i),
+		                     .rdns_done = i == 1};
 
 		e.addr.b[i == 0 ? 10 : 0] = 0xff;
 		e.addr.b[i == 0 ? 11 : 1] = 0xff;

@@ -9,7 +9,8 @@
 #      raised by a reload, so no save can follow) is lost, and nothing else; no torn file;
 #  (c) a damaged file (truncated, garbage) never stops the start: one line naming the file and
 #      the problem, the file kept as PATH.corrupt, the daemon up with what validated (the
-#      whole block before the cut); a state file in a missing directory is an error;
+#      whole block before the cut), which is saved at once (save-interval 86400) and survives
+#      a SIGKILL right after; a state file in a missing directory is an error;
 #  (d) a hung file system (tests/integration/hangfs.py, a FUSE directory whose fsync stops
 #      answering): the save's process is killed at its deadline (60 s), counted and logged once;
 #      the daemon's verdicts go on; SIGTERM ends the daemon at once; the stuck process holds
@@ -142,7 +143,7 @@ expect_probe greeting 198.51.100.7 "$REAL4"
 expect_probe timeout 198.51.100.8 "$REAL4" 2
 stop_daemon
 
-section "(c) a damaged state file is set aside, never fatal"
+section "(c) a damaged state file is set aside, never fatal; what loaded is saved at once"
 STATE="$STATE_DIR/kill.state"
 size=$(stat -c %s "$STATE")
 truncate -s $((size - 10)) "$STATE"
@@ -152,7 +153,18 @@ start_daemon -c "$conf" --state-file "$STATE"
 check "one error line naming the file, the truncation, what loaded and where the file went" \
 	test "$(log_count "error: state: $(re "$STATE"): truncated at byte $((size - 10)) .*; 1 entries loaded, 0 unreadable; the file is renamed to $(re "$STATE")\.corrupt$")" = 1
 check "the damaged file is kept as $STATE.corrupt" test -s "$STATE.corrupt"
-check "and no longer at $STATE" not test -e "$STATE"
+check "what loaded is saved at once, save-interval 86400 notwithstanding (state-saves=1)" \
+	wait_for 5 stat_is state-saves 1
+check "a new $STATE, not the damaged file" \
+	eval "test -s '$STATE' && ! cmp -s '$STATE' '$STATE.corrupt'"
+kill -KILL "$DAEMON_PID"
+wait_pid "$DAEMON_PID" 5
+DAEMON_PID=
+restart_log
+start_daemon -c "$conf" --state-file "$STATE"
+check "SIGKILL right after: the entry that loaded is loaded again, no error" \
+	eval "log_has 'state: loaded 1 entries from' && ! log_has 'error: state'"
+check "the evidence is untouched" test "$(stat -c %s "$STATE.corrupt")" = $((size - 10))
 expect_probe greeting 198.51.100.7 "$REAL4"
 stop_daemon
 printf 'fake-mailserver 192.0.2.10\n' >"$STATE"

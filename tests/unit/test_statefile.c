@@ -5,7 +5,10 @@
  * the conversion of an entry to the daemon's clock; and the daemon's file
  * handling (src/daemon/state.c): save, load, the .corrupt evidence, the
  * background save, max-entries and expired entries, the longest lifetime,
- * what is planted at PATH.tmp, the directory and file owner checks.
+ * what is planted at PATH.tmp, the directory and file owner checks; a load
+ * in a memory-limited process of its own (this program run again with
+ * --limited-load): its memory bounded by max-entries, and what running out
+ * of memory leaves.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -16,9 +19,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pwd.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,6 +38,28 @@
 #include "statefile.h"
 
 /* ------------------------------------------------------------------ helpers */
+
+/* This program, for the runs of --limited-load. */
+static const char *self;
+
+/*
+ * The wall clock, with @skew seconds added in every process but @skew_parent:
+ * a save's child that runs that much later than the daemon asked it to.
+ */
+static pid_t skew_parent;
+static time_t skew;
+
+time_t time(time_t *t)
+{
+	struct timespec ts;
+	time_t v;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	v = ts.tv_sec + (skew && getpid() != skew_parent ? skew : 0);
+	if (t)
+		*t = v;
+	return v;
+}
 
 struct buf {
 	uint8_t *p;
@@ -56,6 +84,11 @@ static int buf_write(void *ctx, const void *p, size_t len)
 	return 0;
 }
 
+/* The reasons a file holds: static networks live in the allow lists, never in the file. */
+static const enum wl_reason reasons[] = {WL_REASON_FAKE_MX, WL_REASON_RDNS_SIBLING,
+                                         WL_REASON_MANUAL,  WL_REASON_RDNS_DOMAIN,
+                                         WL_REASON_TRUSTED, WL_REASON_PEER};
+
 static struct wl_entry sample(uint32_t i)
 {
 	struct wl_entry e = {0};
@@ -77,7 +110,7 @@ static struct wl_entry sample(uint32_t i)
 	}
 	addr_from_v4(&e.origin, o4);
 	e.deadline = 1700000000 + (mxa_time)i;
-	e.reason = (enum wl_reason)(1 + i % 7);
+	e.reason = reasons[i % 6];
 	e.used = i % 2;
 	e.last_use = e.used ? 1699990000 + (mxa_time)i : 0;
 	e.rdns_done = i % 4 == 1;
@@ -429,6 +462,101 @@ static void test_impossible_record(void **state)
 	free(b.p);
 }
 
+/* Static networks live in the allow lists: a record that claims one is refused. */
+static void test_static_record_refused(void **state)
+{
+	struct buf b = encode(3), o = {0};
+	struct got *g = calloc(1, sizeof(*g));
+	struct statefile_enc *enc = statefile_enc_new(buf_write, &o);
+	struct statefile_header h = {.saved_at = 1, .v4_prefix = 32, .v6_prefix = 128};
+	struct statefile_result res;
+	struct wl_entry e = sample(0);
+	size_t block = STATEFILE_HEADER_SIZE, rec = block + 8 + STATEFILE_RECORD_SIZE;
+
+	(void)state;
+	assert_non_null(g);
+	assert_non_null(enc);
+	assert_int_equal(statefile_enc_header(enc, &h), 0);
+	e.reason = WL_REASON_STATIC;
+	assert_int_equal(statefile_enc_entry(enc, &e), -EINVAL); /* never written */
+	statefile_enc_free(enc);
+	free(o.p);
+	/* One in a file whose checksums hold: skipped as impossible, the others delivered. */
+	b.p[rec + 48] = WL_REASON_STATIC;
+	recrc(b.p + block, 8 + 3 * STATEFILE_RECORD_SIZE);
+	assert_int_equal(statefile_decode(b.p, b.len, collect, g, &res), -EBADMSG);
+	assert_int_equal(res.problem, STATEFILE_BAD_RECORD);
+	assert_int_equal(res.skipped, 1);
+	assert_int_equal(g->n, 2);
+	for (size_t i = 0; i < g->n; i++)
+		assert_int_not_equal(g->v[i].reason, WL_REASON_STATIC);
+	assert_only_written(g, 3);
+	free(g);
+	free(b.p);
+}
+
+/* Hands out a file @step bytes at a time; from byte @fail_at on, -EIO. */
+struct chunks {
+	const uint8_t *p;
+	size_t len, at, step, fail_at;
+};
+
+static ssize_t chunk_read(void *ctx, void *buf, size_t len)
+{
+	struct chunks *c = ctx;
+	size_t n = c->len - c->at;
+
+	if (c->fail_at && c->at >= c->fail_at)
+		return -EIO;
+	if (n > len)
+		n = len;
+	if (n > c->step)
+		n = c->step;
+	if (c->fail_at && c->at + n > c->fail_at)
+		n = c->fail_at - c->at;
+	memcpy(buf, c->p + c->at, n);
+	c->at += n;
+	return (ssize_t)n;
+}
+
+/* The decoder reads the file in pieces of any size; a read error keeps what came before. */
+static void test_decode_read(void **state)
+{
+	static const size_t steps[] = {1, 7, 52, 4096, 1 << 20};
+	size_t n = 2 * STATEFILE_BLOCK_RECORDS + 10, fail_at = file_size(STATEFILE_BLOCK_RECORDS);
+	struct buf b = encode(n);
+	struct got *g = calloc(1, sizeof(*g));
+	struct statefile_result res;
+	struct chunks c;
+
+	(void)state;
+	assert_non_null(g);
+	for (size_t k = 0; k < sizeof(steps) / sizeof(steps[0]); k++) {
+		c = (struct chunks){.p = b.p, .len = b.len, .step = steps[k]};
+		g->n = 0;
+		assert_int_equal(statefile_decode_read(chunk_read, &c, collect, g, &res), 0);
+		assert_int_equal(res.entries, n);
+		assert_int_equal(g->n, n);
+		for (size_t i = 0; i < n; i++) {
+			struct wl_entry e = sample((uint32_t)i);
+
+			assert_true(same_entry(&g->v[i], &e));
+		}
+	}
+	/* Failing in the middle of block 1 (the end block's bytes count from here). */
+	fail_at = fail_at - STATEFILE_END_SIZE + 100;
+	c = (struct chunks){.p = b.p, .len = b.len, .step = 4096, .fail_at = fail_at};
+	g->n = 0;
+	assert_int_equal(statefile_decode_read(chunk_read, &c, collect, g, &res), -EBADMSG);
+	assert_int_equal(res.problem, STATEFILE_READ_ERROR);
+	assert_int_equal(res.offset, fail_at);
+	assert_int_equal(g->n, STATEFILE_BLOCK_RECORDS);
+	assert_non_null(strstr(res.what, "read error at byte"));
+	assert_only_written(g, n);
+	free(g);
+	free(b.p);
+}
+
 static void test_trailing_and_count(void **state)
 {
 	struct buf b = encode(3);
@@ -699,6 +827,30 @@ static void write_file(const char *path, const void *p, size_t len)
 	assert_int_equal(fclose(fp), 0);
 }
 
+static struct buf read_whole(const char *path)
+{
+	struct buf b = {0};
+	struct stat st;
+	FILE *fp = fopen(path, "rb");
+
+	assert_non_null(fp);
+	assert_int_equal(fstat(fileno(fp), &st), 0);
+	b.len = b.cap = (size_t)st.st_size;
+	b.p = malloc(b.len ? b.len : 1);
+	assert_non_null(b.p);
+	assert_int_equal(fread(b.p, 1, b.len, fp), b.len);
+	fclose(fp);
+	return b;
+}
+
+static off_t size_of(const char *path)
+{
+	struct stat st;
+
+	assert_int_equal(stat(path, &st), 0);
+	return st.st_size;
+}
+
 static void test_save_and_load(void **state)
 {
 	struct fixture *f = *state;
@@ -826,9 +978,23 @@ static void test_corrupt_file_renamed(void **state)
 	mx_free(mx);
 }
 
-/* Writes a state file of @n entries for clients 0..n-1 with the deadlines @deadline gives. */
-static void write_state(const char *path, int64_t saved_at, uint8_t v4_prefix, uint8_t v6_prefix,
-                        uint32_t n, int64_t (*deadline)(uint32_t i, int64_t wall), int64_t wall)
+/* Client @i of up to 2^24: 10.0.0.0/8. */
+static mxa_addr big_client(uint32_t i)
+{
+	uint8_t v4[4] = {10, (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i};
+	mxa_addr a;
+
+	addr_from_v4(&a, v4);
+	return a;
+}
+
+/*
+ * Writes a state file of @n entries for clients @addr(0..n-1) (client()
+ * when NULL) with the deadlines @deadline gives.
+ */
+static void write_state_of(const char *path, int64_t saved_at, uint8_t v4_prefix, uint8_t v6_prefix,
+                           uint32_t n, int64_t (*deadline)(uint32_t i, int64_t wall), int64_t wall,
+                           mxa_addr (*addr)(uint32_t i))
 {
 	struct buf b = {0};
 	struct statefile_enc *enc = statefile_enc_new(buf_write, &b);
@@ -838,8 +1004,9 @@ static void write_state(const char *path, int64_t saved_at, uint8_t v4_prefix, u
 	assert_non_null(enc);
 	assert_int_equal(statefile_enc_header(enc, &h), 0);
 	for (uint32_t i = 0; i < n; i++) {
-		struct wl_entry e = {
-		    .addr = client(i), .deadline = deadline(i, wall), .reason = WL_REASON_FAKE_MX};
+		struct wl_entry e = {.addr = addr ? addr(i) : client(i),
+		                     .deadline = deadline(i, wall),
+		                     .reason = WL_REASON_FAKE_MX};
 
 		assert_int_equal(addr_parse(&e.origin, "192.0.2.10"), 0);
 		assert_int_equal(statefile_enc_entry(enc, &e), 0);
@@ -848,6 +1015,12 @@ static void write_state(const char *path, int64_t saved_at, uint8_t v4_prefix, u
 	statefile_enc_free(enc);
 	write_file(path, b.p, b.len);
 	free(b.p);
+}
+
+static void write_state(const char *path, int64_t saved_at, uint8_t v4_prefix, uint8_t v6_prefix,
+                        uint32_t n, int64_t (*deadline)(uint32_t i, int64_t wall), int64_t wall)
+{
+	write_state_of(path, saved_at, v4_prefix, v6_prefix, n, deadline, wall, NULL);
 }
 
 /* 20 expired entries, then 80 live ones with distinct deadlines. */
@@ -1043,6 +1216,7 @@ static void test_directory_checks(void **state)
 	char err[CONFIG_ERRLEN];
 	struct passwd *pw;
 	struct state *s;
+	struct stat sb;
 	struct mx *mx;
 
 	assert_int_equal(chmod(f->dir, 0777), 0);
@@ -1067,6 +1241,10 @@ static void test_directory_checks(void **state)
 	assert_int_equal(whitelist_size(mx_whitelist(mx)), 0);
 	assert_true(exists(f->path));
 	assert_false(exists(f->corrupt));
+	/* Nor replaced by a save while it is there: the operator was told to look at it. */
+	assert_int_equal(state_save_final(s, mx, &f->cfg, 1, 501), -EIO);
+	assert_int_equal(stat(f->path, &sb), 0);
+	assert_int_equal(sb.st_uid, pw->pw_uid);
 	state_free(s);
 	mx_free(mx);
 	/* A directory of another user is refused, unless it is the daemon's user. */
@@ -1107,7 +1285,343 @@ static void test_missing_directory(void **state)
 	config_clear(&c);
 }
 
-int main(void)
+/* After a load that set the file aside, the first tick saves what loaded. */
+static void test_partial_load_saved_at_once(void **state)
+{
+	struct fixture *f = *state;
+	struct mx *mx = fx_filled(f, 1500, 1000), *mx2;
+	struct state_stats st;
+	struct state *s;
+	off_t size;
+
+	assert_int_equal(state_new(&f->cfg, &s, (char[CONFIG_ERRLEN]){0}, CONFIG_ERRLEN), 0);
+	state_arm(s, 0, 1000);
+	assert_int_equal(state_save_final(s, mx, &f->cfg, 1, 1000), 0);
+	state_free(s);
+	size = size_of(f->path) - 100;
+	assert_int_equal(truncate(f->path, size), 0);
+	mx2 = fx_start(f, &s, 1000);
+	assert_int_equal(whitelist_size(mx_whitelist(mx2)), STATEFILE_BLOCK_RECORDS);
+	assert_false(exists(f->path));
+	/* Nothing changed since the load and save-interval is an hour: saved all the same. */
+	f->cfg.save_interval = 3600;
+	state_tick(s, mx2, &f->cfg, 0, 1001);
+	assert_int_equal(state_save_wait(s, 1002), 0);
+	state_stats(s, 1002, &st);
+	assert_int_equal(st.saves, 1);
+	assert_int_equal(st.age, 1);
+	state_tick(s, mx2, &f->cfg, 0, 1003); /* and then by save-interval again */
+	state_stats(s, 1003, &st);
+	assert_int_equal(st.saves + st.save_errors, 1);
+	state_free(s);
+	mx_free(mx2);
+	assert_int_equal(size_of(f->corrupt), size); /* the evidence, untouched */
+	mx2 = fx_start(f, &s, 1003);
+	assert_int_equal(whitelist_size(mx_whitelist(mx2)), STATEFILE_BLOCK_RECORDS);
+	assert_int_equal(size_of(f->corrupt), size);
+	state_free(s);
+	mx_free(mx2);
+	mx_free(mx);
+}
+
+/* A damaged file that cannot be set aside stays: no save replaces it until it is moved away. */
+static void test_unmovable_file_held(void **state)
+{
+	struct fixture *f = *state;
+	char away[128], inside[160];
+	struct state_stats st;
+	struct state *s;
+	struct mx *mx;
+	mxa_addr c = client(1);
+
+	snprintf(away, sizeof(away), "%s.away", f->path);
+	snprintf(inside, sizeof(inside), "%s/x", f->corrupt);
+	write_file(f->path, "garbage", 7);
+	assert_int_equal(mkdir(f->corrupt, 0700), 0); /* rename(2) onto it fails */
+	write_file(inside, "x", 1);
+	mx = fx_start(f, &s, 1000);
+	assert_int_equal(whitelist_size(mx_whitelist(mx)), 0);
+	assert_file_is(f->path, "garbage");
+	mx_syn(mx, &c, &f->fake, 1001);
+	assert_int_equal(state_save_final(s, mx, &f->cfg, 1, 1002), -EIO);
+	assert_file_is(f->path, "garbage");
+	state_stats(s, 1002, &st);
+	assert_int_equal(st.save_errors, 1);
+	/* Moved away by the operator: the next save goes through. */
+	assert_int_equal(rename(f->path, away), 0);
+	assert_int_equal(state_save_final(s, mx, &f->cfg, 2, 1003), 0);
+	assert_int_equal(size_of(f->path), 32 + 12 + STATEFILE_RECORD_SIZE + 20);
+	assert_file_is(away, "garbage");
+	state_free(s);
+	mx_free(mx);
+}
+
+/* A record of a static network is not restored; the file counts as damaged. */
+static void test_static_record_not_restored(void **state)
+{
+	struct fixture *f = *state;
+	int64_t wall = time(NULL);
+	struct state_stats st;
+	struct state *s;
+	struct buf b;
+	struct mx *mx;
+
+	write_state(f->path, wall, 32, 128, 5, later_deadline, wall);
+	b = read_whole(f->path);
+	b.p[STATEFILE_HEADER_SIZE + 8 + 2 * STATEFILE_RECORD_SIZE + 48] = WL_REASON_STATIC;
+	recrc(b.p + STATEFILE_HEADER_SIZE, 8 + 5 * STATEFILE_RECORD_SIZE);
+	write_file(f->path, b.p, b.len);
+	free(b.p);
+	mx = fx_start(f, &s, 500);
+	assert_int_equal(whitelist_size(mx_whitelist(mx)), 4);
+	for (uint32_t i = 0; i < 5; i++) {
+		mxa_addr c = client(i);
+
+		assert_int_equal(whitelist_lookup(mx_whitelist(mx), &c, 500, NULL), i != 2);
+	}
+	state_stats(s, 500, &st);
+	assert_int_equal(st.loaded, 4);
+	assert_true(exists(f->corrupt));
+	state_free(s);
+	mx_free(mx);
+}
+
+/* The file's times are the daemon's at the save's start, however late its child runs. */
+static void test_saved_at_from_the_daemon(void **state)
+{
+	struct fixture *f = *state;
+	struct mx *mx = fx_filled(f, 10, 1000);
+	struct got *g = calloc(1, sizeof(*g));
+	struct statefile_result res;
+	struct state *s;
+	struct wl_entry e;
+	mxa_addr c = client(0);
+	time_t before, after;
+	struct buf b;
+
+	assert_non_null(g);
+	assert_int_equal(state_new(&f->cfg, &s, (char[CONFIG_ERRLEN]){0}, CONFIG_ERRLEN), 0);
+	state_arm(s, 0, 1000);
+	/* The child's wall clock reads 100 s later: a child that ran 100 s late. */
+	skew_parent = getpid();
+	skew = 100;
+	before = time(NULL);
+	assert_int_equal(state_save_start(s, mx, &f->cfg, 1, 1000), 0);
+	assert_int_equal(state_save_wait(s, 1000), 0);
+	skew = 0;
+	after = time(NULL);
+	b = read_whole(f->path);
+	assert_int_equal(statefile_decode(b.p, b.len, collect, g, &res), 0);
+	assert_true(res.header.saved_at >= before && res.header.saved_at <= after);
+	assert_true(whitelist_lookup(mx_whitelist(mx), &c, 1000, &e));
+	for (size_t i = 0; i < g->n; i++)
+		if (addr_equal(&g->v[i].addr, &c))
+			assert_int_equal(g->v[i].deadline,
+			                 res.header.saved_at + (e.deadline - 1000));
+	assert_int_equal(g->n, 10);
+	free(b.p);
+	free(g);
+	state_free(s);
+	mx_free(mx);
+}
+
+/* VmData of this process in kB, -1 when unknown. */
+static long data_kb(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *fp = fopen("/proc/self/status", "r");
+
+	if (!fp)
+		return -1;
+	while (fgets(line, sizeof(line), fp))
+		if (sscanf(line, "VmData: %ld kB", &kb) == 1)
+			break;
+	fclose(fp);
+	return kb;
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+
+/*
+ * --limited-load PATH MAX_ENTRIES EXTRA_KB: a start's load in this fresh
+ * process with at most EXTRA_KB of data memory more than it holds, then the
+ * whitelist (the limit lifted), the restore and the first tick. Prints
+ * "result loaded=N saves=N". Exit 77: memory cannot be measured here.
+ */
+static int limited_load(const char *path, const char *max, const char *extra_kb)
+{
+	mxa_addr fake, real;
+	struct mx_params p = {.fake = &fake,
+	                      .n_fake = 1,
+	                      .real = &real,
+	                      .n_real = 1,
+	                      .whitelist_time = 3600,
+	                      .v4_prefix = 32,
+	                      .v6_prefix = 128};
+	char err[CONFIG_ERRLEN];
+	struct state_stats st;
+	struct rlimit old, rl;
+	struct state *s;
+	struct config c;
+	struct mx *mx;
+	long kb = data_kb();
+
+#ifdef UNDER_ASAN
+	kb = -1; /* its allocator maps memory of its own */
+#endif
+	if (kb < 0 || getrlimit(RLIMIT_DATA, &old) < 0)
+		return 77;
+	log_open(true, true);
+	config_init(&c);
+	if (config_set(&c, "state-file", path, "test", err, sizeof(err)) < 0 ||
+	    config_set(&c, "max-entries", max, "test", err, sizeof(err)) < 0 ||
+	    addr_parse(&fake, "192.0.2.10") < 0 || addr_parse(&real, "192.0.2.20") < 0 ||
+	    state_new(&c, &s, err, sizeof(err)) < 0 || !s)
+		return 2;
+	rl = old;
+	rl.rlim_cur = (rlim_t)(kb + atol(extra_kb)) * 1024;
+	if (setrlimit(RLIMIT_DATA, &rl) < 0)
+		return 77;
+	state_load(s, &c, 1000);
+	if (setrlimit(RLIMIT_DATA, &old) < 0)
+		return 2;
+	mx = mx_new(&p, c.max_entries, key, NULL, state_epoch(s, 1000));
+	if (!mx)
+		return 2;
+	state_restore(s, mx, 1000);
+	state_arm(s, 0, 1000);
+	state_tick(s, mx, &c, 0, 1001);
+	if (state_save_wait(s, 1001) < 0)
+		return 2;
+	state_stats(s, 1001, &st);
+	printf("result loaded=%" PRIu64 " saves=%" PRIu64 "\n", st.loaded, st.saves);
+	state_free(s);
+	mx_free(mx);
+	config_clear(&c);
+	return 0;
+}
+
+/* Runs --limited-load in a new process (a fresh heap); false when it cannot measure. */
+static bool run_limited_load(const char *path, uint32_t max, long extra_kb, uint64_t *loaded,
+                             uint64_t *saves)
+{
+	char out[8192], smax[16], skb[24];
+	const char *r;
+	size_t len = 0;
+	int p[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	snprintf(smax, sizeof(smax), "%" PRIu32, max);
+	snprintf(skb, sizeof(skb), "%ld", extra_kb);
+	assert_int_equal(pipe(p), 0);
+	fflush(stdout);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(p[1], 1);
+		close(p[0]);
+		close(p[1]);
+		execl(self, self, "--limited-load", path, smax, skb, (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	while (len < sizeof(out) - 1 && (n = read(p[0], out + len, sizeof(out) - 1 - len)) > 0)
+		len += (size_t)n;
+	out[len] = 0;
+	close(p[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	fputs(out, stdout); /* its load line */
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 77)
+		return false;
+	assert_int_equal(WEXITSTATUS(status), 0);
+	r = strstr(out, "result ");
+	assert_non_null(r);
+	assert_int_equal(sscanf(r, "result loaded=%" SCNu64 " saves=%" SCNu64, loaded, saves), 2);
+	return true;
+}
+
+#define BIG_N   200000
+#define BIG_MAX 1000
+
+/* Deadlines in a shuffled order: 7919 is prime to BIG_N. */
+static int64_t shuffled_deadline(uint32_t i, int64_t wall)
+{
+	return wall + 1000 + (int64_t)((uint64_t)i * 7919 % BIG_N);
+}
+
+/* A file of 200000 entries and max-entries 1000: the latest deadlines load, in bounded memory. */
+static void test_load_memory_bounded(void **state)
+{
+	struct fixture *f = *state;
+	int64_t wall = time(NULL);
+	char err[CONFIG_ERRLEN];
+	uint64_t loaded, saves;
+	struct state *s;
+	struct wl_entry e;
+	struct mx *mx;
+
+	write_state_of(f->path, wall, 32, 128, BIG_N, shuffled_deadline, wall, big_client);
+	/* 2 MiB to spare for a file of 10 MiB (and 11 MiB of entries). */
+	if (!run_limited_load(f->path, BIG_MAX, 2048, &loaded, &saves))
+		skip();
+	assert_int_equal(loaded, BIG_MAX);
+	assert_int_equal(saves, 0); /* a good file: nothing to save */
+	assert_false(exists(f->corrupt));
+	/* Which ones: those with the latest deadlines. */
+	assert_int_equal(config_set(&f->cfg, "max-entries", "1000", "test", err, sizeof(err)), 0);
+	mx = fx_start(f, &s, 500);
+	assert_int_equal(whitelist_size(mx_whitelist(mx)), BIG_MAX);
+	for (uint32_t i = 0; i < BIG_N; i++) {
+		int64_t ahead = shuffled_deadline(i, 0);
+		mxa_addr c = big_client(i);
+		bool in = whitelist_lookup(mx_whitelist(mx), &c, 500, &e);
+
+		assert_int_equal(in, ahead >= 1000 + BIG_N - BIG_MAX);
+		if (in)
+			assert_true(llabs(e.deadline - (500 + ahead)) <= 1);
+	}
+	state_free(s);
+	mx_free(mx);
+}
+
+/* Out of memory in the load: what loaded is saved at once, the whole file kept aside. */
+static void test_load_out_of_memory(void **state)
+{
+	struct fixture *f = *state;
+	const uint32_t n = 100000;
+	int64_t wall = time(NULL);
+	char err[CONFIG_ERRLEN];
+	uint64_t loaded, saves;
+	struct state *s;
+	struct mx *mx;
+	off_t size;
+
+	write_state_of(f->path, wall, 32, 128, n, later_deadline, wall, big_client);
+	size = size_of(f->path);
+	/* 2 MiB to spare: the entries (5.3 MiB) do not fit. */
+	if (!run_limited_load(f->path, n, 2048, &loaded, &saves))
+		skip();
+	assert_true(loaded > 0 && loaded < n);
+	assert_int_equal(saves, 1); /* at the first tick */
+	assert_int_equal(size_of(f->corrupt), size);
+	assert_int_equal(config_set(&f->cfg, "max-entries", "100000", "test", err, sizeof(err)), 0);
+	mx = fx_start(f, &s, 500);
+	assert_int_equal(whitelist_size(mx_whitelist(mx)), loaded);
+	assert_int_equal(size_of(f->corrupt), size);
+	state_free(s);
+	mx_free(mx);
+}
+
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_crc32_known_answer),
@@ -1121,6 +1635,8 @@ int main(void)
 	    cmocka_unit_test(test_foreign_and_empty),
 	    cmocka_unit_test(test_header_fields),
 	    cmocka_unit_test(test_impossible_record),
+	    cmocka_unit_test(test_static_record_refused),
+	    cmocka_unit_test(test_decode_read),
 	    cmocka_unit_test(test_trailing_and_count),
 	    cmocka_unit_test(test_callback_stops),
 	    cmocka_unit_test(test_encoder_refuses),
@@ -1134,7 +1650,16 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_lifetime_cap, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_planted_tmp, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_directory_checks, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_partial_load_saved_at_once, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_unmovable_file_held, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_static_record_not_restored, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_saved_at_from_the_daemon, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_load_memory_bounded, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_load_out_of_memory, fx_setup, fx_teardown),
 	};
 
+	self = argv[0];
+	if (argc == 5 && strcmp(argv[1], "--limited-load") == 0)
+		return limited_load(argv[2], argv[3], argv[4]);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

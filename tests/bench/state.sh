@@ -66,12 +66,7 @@ say "  the daemon holds $entries entries"
 # "matched max_pause_ms p999_pause_ms pauses_over_1ms pauses_over_5ms max_wait_ms", the last
 # being the longest time a SYN waited for its verdict.
 verdict_pauses() {
-	tcpdump -r "$1" -n -S -tt 2>/dev/null | awk '
-		$5 ~ /\.25:$/ && / Flags \[S\]/ { syn[$3] = $1; next }
-		$3 ~ /\.25$/ && / Flags \[R/ { k = $5; sub(/:$/, "", k)
-			if (k in syn) { s = syn[k]; delete syn[k]
-				print (($1 - (s > p ? s : p)) * 1e3), (($1 - s) * 1e3) }
-			p = $1 }' | sort -g | awk '
+	python3 tests/bench/pcap-pauses.py "$1" | sort -g | awk '
 		{ v[NR] = $1; if ($1 > 1) o1++; if ($1 > 5) o5++; if ($2 > w) w = $2 }
 		END { i = int(NR * 0.999); if (i < 1) i = 1
 			printf "%d %.3f %.3f %d %d %.3f\n", NR, v[NR], v[i], o1, o5, w }'
@@ -109,7 +104,7 @@ echo "mode,entries,seconds,syns_sent,accepted,matched,saves,save_errors,fork_use
 	>"$OUT/state-pause.csv"
 no_child() { ! pgrep -P "$CONS_PID" >/dev/null; }
 saves_above() { [ "$(stat_field state-saves "$(daemon_stats)")" -gt "$1" ]; }
-for rep in $(seq 1 "$STATE_REPS"); do
+for _ in $(seq 1 "$STATE_REPS"); do
 	# No save: save-interval 86400, and no save still running from before.
 	printf 'save-interval 86400\n' >"$conf"
 	kill -HUP "$CONS_PID"

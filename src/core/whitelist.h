@@ -132,14 +132,16 @@ int whitelist_iter(const struct whitelist *wl, struct wl_iter *it, mxa_time now,
 
 /**
  * whitelist_lookup_batch() - whitelist_lookup() of @n addresses at once, with
- * the memory accesses of the batch overlapped (prefetching): @live[i] is true
- * when @a[i] has a live entry at @now. Returns how many are live.
+ * the memory accesses of the batch overlapped (software-pipelined
+ * prefetching): @live[i] is true when @a[i] has a live entry at @now.
+ * Returns how many are live.
  */
 size_t whitelist_lookup_batch(const struct whitelist *wl, const mxa_addr *a, size_t n, mxa_time now,
                               bool *live);
 
 /*
- * Prefetches what looking up @a[0..n) will read (index cells, then slots), so
- * that the lookups that follow soon (one per packet of a batch) hit the cache.
+ * Prefetches what looking up @a[0..n) will read (index cells, then slots and
+ * origins), so that the lookups that follow soon (one per packet of a batch,
+ * with their entries) hit the cache.
  */
 void whitelist_prefetch(const struct whitelist *wl, const mxa_addr *a, size_t n);

@@ -570,6 +570,231 @@ static void test_put_restores_use(void **state)
 	whitelist_free(wl);
 }
 
+/* Address @i of the pools below: IPv4 (odd @i) and IPv6 (even), @i < 2^25; pool_index() inverts. */
+static mxa_addr pool_addr(uint32_t i)
+{
+	mxa_addr a;
+
+	if (i & 1) {
+		uint8_t v4[4] = {10, (uint8_t)(i >> 17), (uint8_t)(i >> 9), (uint8_t)(i >> 1)};
+
+		addr_from_v4(&a, v4);
+	} else {
+		uint8_t v6[16] = {0x20,
+		                  0x01,
+		                  0x0d,
+		                  0xb8,
+		                  [12] = (uint8_t)(i >> 24),
+		                  (uint8_t)(i >> 16),
+		                  (uint8_t)(i >> 8),
+		                  (uint8_t)i};
+
+		addr_from_v6(&a, v6);
+	}
+	return a;
+}
+
+static uint32_t pool_index(const mxa_addr *a)
+{
+	if (addr_is_v4(a)) {
+		const uint8_t *b = addr_v4_bytes(a);
+
+		return ((uint32_t)b[1] << 17 | (uint32_t)b[2] << 9 | (uint32_t)b[3] << 1) | 1;
+	}
+	return (uint32_t)a->b[12] << 24 | (uint32_t)a->b[13] << 16 | (uint32_t)a->b[14] << 8 |
+	       a->b[15];
+}
+
+static uint64_t xorshift(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+enum { CHECK_MAX = 200 };
+
+/*
+ * Looks @a[0..n) up at @now three ways: whitelist_lookup_batch(),
+ * whitelist_prefetch() then whitelist_lookup(), and whitelist_lookup() alone.
+ * All agree, and with the model: @dl[k] is @a[k]'s deadline, 0 when absent.
+ */
+static void check_three_ways(const struct whitelist *wl, const mxa_addr *a, const mxa_time *dl,
+                             size_t n, mxa_time now)
+{
+	bool live[CHECK_MAX];
+	size_t found, count = 0;
+
+	assert_true(n <= CHECK_MAX);
+	for (size_t k = 0; k < n; k++)
+		live[k] = dl[k] <= now; /* the wrong answer: must be overwritten */
+	found = whitelist_lookup_batch(wl, a, n, now, live);
+	whitelist_prefetch(wl, a, n);
+	for (size_t k = 0; k < n; k++) {
+		struct wl_entry got;
+		bool single = whitelist_lookup(wl, &a[k], now, &got);
+
+		assert_int_equal(single, dl[k] > now);
+		assert_int_equal(live[k], single);
+		if (single) {
+			assert_true(addr_equal(&got.addr, &a[k]));
+			assert_int_equal(got.deadline, dl[k]);
+		}
+		count += single;
+	}
+	assert_int_equal(found, count);
+}
+
+/*
+ * Random pool addresses (a fifth of them never put: @model has @pool of them)
+ * in batches of sizes around the pipeline's stages.
+ */
+static void check_random_batches(const struct whitelist *wl, mxa_time now, const mxa_time *model,
+                                 uint32_t pool, uint64_t *rs, size_t queries)
+{
+	static const size_t sizes[] = {1, 2, 3, 7, 8, 15, 16, 17, 31, 33, 63, 64, 65, 127, 200};
+	mxa_addr a[CHECK_MAX];
+	mxa_time dl[CHECK_MAX];
+
+	for (size_t done = 0, z = 0; done < queries; z++) {
+		size_t n = sizes[z % (sizeof(sizes) / sizeof(sizes[0]))];
+
+		for (size_t k = 0; k < n; k++) {
+			uint32_t i = (uint32_t)(xorshift(rs) % (pool + pool / 4));
+
+			a[k] = pool_addr(i);
+			dl[k] = i < pool ? model[i] : 0;
+		}
+		check_three_ways(wl, a, dl, n, now);
+		done += n;
+	}
+	check_three_ways(wl, a, dl, 0, now);
+}
+
+/*
+ * Batched and prefetched lookups against single ones and a model, on a table
+ * that grows past 100000 entries (and its large arrays onto huge pages where
+ * there are any), with deletions (backward shifts through long clusters),
+ * expiry, and entries past their deadline not removed yet.
+ */
+static void test_batch_matches_single(void **state)
+{
+	enum { POOL = 200000, GROWTH = 300000, STEPS = 500000 };
+	mxa_time *model = calloc(POOL, sizeof(*model)); /* deadline per address, 0: absent */
+	struct whitelist *wl = whitelist_new(POOL, key, 1);
+	size_t present = 0, peak = 0;
+	uint64_t rs = 0x9e3779b97f4a7c15ull;
+	mxa_time now = 1;
+	struct wl_entry e;
+
+	(void)state;
+	assert_non_null(model);
+	assert_non_null(wl);
+	for (int step = 1; step <= STEPS; step++) {
+		uint32_t i = (uint32_t)(xorshift(&rs) % POOL);
+		unsigned op = (unsigned)(xorshift(&rs) % 100);
+		bool growing = step <= GROWTH; /* then churn: half the steps remove, expire, wait */
+		mxa_addr a = pool_addr(i);
+
+		if (op < (growing ? 90u : 50u)) {
+			e = entry(a, now + 1 + (mxa_time)(xorshift(&rs) % 100000));
+			assert_int_equal(whitelist_put(wl, &e, NULL),
+			                 model[i] ? WL_PUT_UPDATED : WL_PUT_NEW);
+			present += !model[i];
+			model[i] = e.deadline;
+		} else if (op < (growing ? 100u : 80u)) {
+			assert_int_equal(whitelist_del(wl, &a, NULL), model[i] != 0);
+			present -= model[i] != 0;
+			model[i] = 0;
+		} else if (op < 95) {
+			now += (mxa_time)(xorshift(&rs) % 40);
+		} else { /* expiry runs late: entries past their deadline stay a while */
+			for (int k = 0; k < 100 && whitelist_pop_expired(wl, now, &e); k++) {
+				uint32_t v = pool_index(&e.addr);
+
+				assert_true(v < POOL);
+				assert_int_equal(model[v], e.deadline);
+				assert_true(e.deadline <= now);
+				model[v] = 0;
+				present--;
+			}
+		}
+		assert_int_equal(whitelist_size(wl), present);
+		if (present > peak)
+			peak = present;
+		if (step % 25000 == 0)
+			check_random_batches(wl, now, model, POOL, &rs, 3000);
+	}
+	assert_true(peak > 100000);
+	/* Most entries past their deadline, none removed: lookups must not count them. */
+	now += 60000;
+	check_random_batches(wl, now, model, POOL, &rs, 20000);
+	while (whitelist_pop_expired(wl, now, &e))
+		model[pool_index(&e.addr)] = 0;
+	check_random_batches(wl, now, model, POOL, &rs, 20000);
+	whitelist_free(wl);
+	free(model);
+}
+
+/*
+ * One long cluster: keys of the same home cell (in the 128-cell index of a
+ * small whitelist, as built today), so that many share their hash tag too.
+ * Put, renewed, expired and deleted in random order (backward shifts inside
+ * the cluster); after every change each key, and keys of the same home never
+ * put, are looked up all three ways.
+ */
+static void test_batch_one_cluster(void **state)
+{
+	enum { KEYS = 40, PUT = 20 }; /* the first PUT are put, the others only looked up */
+	struct whitelist *wl = whitelist_new(60, key, 1);
+	mxa_addr a[KEYS];
+	mxa_time model[KEYS] = {0};
+	uint64_t rs = 7;
+	mxa_time now = 10;
+	size_t n = 0;
+
+	(void)state;
+	assert_non_null(wl);
+	for (uint32_t i = 1; n < KEYS; i++) {
+		a[n] = pool_addr(i);
+		if ((addr_hash(&a[n], key) & 127) == 5)
+			n++;
+	}
+	for (int round = 0; round < 400; round++) {
+		uint32_t i = (uint32_t)(xorshift(&rs) % PUT);
+		struct wl_entry e = entry(a[i], now + 1 + (mxa_time)(xorshift(&rs) % 50));
+
+		switch (xorshift(&rs) % 4) {
+		case 0:
+		case 1:
+			assert_true(whitelist_put(wl, &e, NULL) >= 0);
+			model[i] = e.deadline;
+			break;
+		case 2:
+			assert_int_equal(whitelist_del(wl, &a[i], NULL), model[i] != 0);
+			model[i] = 0;
+			break;
+		default:
+			now += (mxa_time)(xorshift(&rs) % 10);
+			while (whitelist_pop_expired(wl, now, &e)) {
+				size_t k = 0;
+
+				while (k < PUT && !addr_equal(&a[k], &e.addr))
+					k++;
+				assert_true(k < PUT);
+				assert_int_equal(model[k], e.deadline);
+				model[k] = 0;
+			}
+			break;
+		}
+		check_three_ways(wl, a, model, KEYS, now);
+		/* In another order: the pipeline's stages see other neighbours. */
+		check_three_ways(wl, a + 1, model + 1, KEYS - 1, now);
+	}
+	whitelist_free(wl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -586,6 +811,8 @@ int main(void)
 	    cmocka_unit_test(test_use_extends_deadline),
 	    cmocka_unit_test(test_random_with_use_against_model),
 	    cmocka_unit_test(test_put_restores_use),
+	    cmocka_unit_test(test_batch_matches_single),
+	    cmocka_unit_test(test_batch_one_cluster),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

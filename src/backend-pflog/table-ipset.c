@@ -559,7 +559,7 @@ static size_t send_singly(struct table_writer *t, char *why, size_t whylen)
 static int ipsetw_commit(struct table_writer *t, char *err, size_t errlen)
 {
 	size_t n = t->n_ops, refused;
-	char why[256];
+	char why[512]; /* what report() returns, whole */
 
 	if (n == 0)
 		return 0;

@@ -208,7 +208,7 @@ static void answer(struct mclient *c, char *line)
 	if (!content || body(c->m, content) < 0) {
 		respond(c, 500, "Internal Server Error", head, NULL, "out of memory\n");
 	} else {
-		respond(c, 200, "OK", head, content, NULL);
+		respond(c, 200, "OK", head, content, "");
 	}
 	if (content)
 		evbuffer_free(content);

@@ -145,10 +145,14 @@ static void index_remove_at(struct whitelist *wl, size_t i)
 	}
 }
 
-/* The eviction class of a slot: 1 once a real-MX connection used it. */
+/*
+ * The eviction class of a slot: 1 once a real-MX connection used it, and for
+ * an administrator's manual entry, which a flood of fake-MX hits must not
+ * push out either.
+ */
 static int is_used(const struct slot *s)
 {
-	return s->last_use != 0;
+	return s->last_use != 0 || s->reason == WL_REASON_MANUAL;
 }
 
 static uint32_t *heap_cell(const struct whitelist *wl, int c, uint32_t pos)
@@ -496,13 +500,21 @@ int whitelist_put(struct whitelist *wl, const struct wl_entry *e, struct wl_entr
 	struct slot *s;
 
 	if (wl->index[i]) {
+		int was;
+
 		s = &wl->slots[cell_slot(wl->index[i])];
+		was = is_used(s);
+		if (was != (s->last_use != 0 || e->reason == WL_REASON_MANUAL))
+			heap_remove(wl, was, s->heap_pos); /* a class change: manual or not */
 		wl->origins[cell_slot(wl->index[i])] = e->origin;
 		s->deadline = to_rel(wl, e->deadline);
 		s->reason = (uint8_t)e->reason;
 		s->rdns_done = e->rdns_done;
 		s->seq = wl->seq++;
-		heap_fix(wl, is_used(s), s->heap_pos);
+		if (was != is_used(s))
+			heap_insert(wl, is_used(s), cell_slot(wl->index[i]));
+		else
+			heap_fix(wl, was, s->heap_pos);
 		return WL_PUT_UPDATED;
 	}
 	if (wl->n == wl->capacity) {

@@ -49,8 +49,9 @@ struct whitelist;
  * @now: current time; times are stored as 32-bit offsets from it
  *
  * Eviction rule when full: entries never used (no accepted real-MX
- * connection) go before every used one, so that a flood of fake-MX hits
- * cannot push out proven senders. Within a class the entry with the earliest
+ * connection) go before every used one and every manual one, so that a
+ * flood of fake-MX hits cannot push out proven senders nor an
+ * administrator's entries. Within a class the entry with the earliest
  * deadline goes; among entries with the same deadline, the one put (added or
  * renewed) longest ago. Expiry goes by deadline alone.
  * Returns NULL on allocation failure, a zero capacity or one above 2^28 - 1.
@@ -60,7 +61,7 @@ struct whitelist *whitelist_free(struct whitelist *wl);
 
 size_t whitelist_size(const struct whitelist *wl);
 size_t whitelist_capacity(const struct whitelist *wl);
-/* Entries in the used class (an accepted real-MX connection each). */
+/* Entries in the used class (an accepted real-MX connection each, or manual). */
 size_t whitelist_used_count(const struct whitelist *wl);
 /* Bytes currently allocated by the whitelist. */
 size_t whitelist_memory(const struct whitelist *wl);

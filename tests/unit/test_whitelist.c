@@ -133,6 +133,53 @@ static void test_capacity_evicts_earliest_deadline(void **state)
 	whitelist_free(wl);
 }
 
+/*
+ * A manual entry (mxallowctl add) is in the protected class: a flood of
+ * fake-MX entries never evicts it, even with the earliest deadline; an entry
+ * made manual by an update moves class, and one made ordinary moves back.
+ */
+static void test_manual_evicted_after_unused(void **state)
+{
+	struct whitelist *wl = whitelist_new(4, key, 0);
+	struct wl_entry e, victim, got;
+
+	(void)state;
+	e = entry(nth(1), 10);
+	e.reason = WL_REASON_MANUAL;
+	assert_int_equal(whitelist_put(wl, &e, NULL), WL_PUT_NEW);
+	e = entry(nth(2), 20); /* made manual by an update below */
+	assert_int_equal(whitelist_put(wl, &e, NULL), WL_PUT_NEW);
+	e.reason = WL_REASON_MANUAL;
+	assert_int_equal(whitelist_put(wl, &e, NULL), WL_PUT_UPDATED);
+	assert_int_equal(whitelist_used_count(wl), 2);
+	for (uint32_t i = 100; i < 200; i++) {
+		e = entry(nth(i), 5000 + i);
+		if (whitelist_put(wl, &e, &victim) == WL_PUT_EVICTED)
+			assert_int_equal(victim.reason, WL_REASON_FAKE_MX);
+	}
+	e.addr = nth(1);
+	assert_true(whitelist_lookup(wl, &e.addr, 0, &got));
+	assert_int_equal(got.reason, WL_REASON_MANUAL);
+	assert_false(got.used); /* protected, yet never used: the listing says so */
+	e.addr = nth(2);
+	assert_true(whitelist_lookup(wl, &e.addr, 0, NULL));
+	assert_int_equal(whitelist_size(wl), 4);
+	/* Made ordinary again (re-added by a fake-MX hit after a del): evictable first. */
+	e = entry(nth(2), 20);
+	assert_int_equal(whitelist_put(wl, &e, NULL), WL_PUT_UPDATED);
+	assert_int_equal(whitelist_used_count(wl), 1);
+	e = entry(nth(300), 9000);
+	assert_int_equal(whitelist_put(wl, &e, &victim), WL_PUT_EVICTED);
+	e.addr = nth(2);
+	assert_true(addr_equal(&victim.addr, &e.addr));
+	/* Expiry still goes by deadline alone. */
+	assert_true(whitelist_pop_expired(wl, 11, &got));
+	e.addr = nth(1);
+	assert_true(addr_equal(&got.addr, &e.addr));
+	assert_int_equal(whitelist_used_count(wl), 0);
+	whitelist_free(wl);
+}
+
 static int count_entry(void *ctx, const struct wl_entry *e)
 {
 	(void)e;
@@ -808,6 +855,7 @@ int main(void)
 	    cmocka_unit_test(test_rdns_done_flag),
 	    cmocka_unit_test(test_rejects_zero_capacity),
 	    cmocka_unit_test(test_used_evicted_after_unused),
+	    cmocka_unit_test(test_manual_evicted_after_unused),
 	    cmocka_unit_test(test_use_extends_deadline),
 	    cmocka_unit_test(test_random_with_use_against_model),
 	    cmocka_unit_test(test_put_restores_use),

@@ -132,3 +132,11 @@ int pflog_learn(struct pflog *pf)
 	(void)pf;
 	return 0;
 }
+
+int pflog_adopted_left(const struct pflog *pf, const mxa_addr *a, uint32_t *left)
+{
+	(void)pf;
+	(void)a;
+	(void)left;
+	return 0;
+}

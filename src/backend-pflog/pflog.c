@@ -271,7 +271,9 @@ int pflog_set_static(struct pflog *pf, const struct netset *s, char *err, size_t
 {
 	int r = table_set_static(pf->table, s, err, errlen);
 
-	if (r < 0)
+	/* Without a capture (hybrid mode) a ruleset without allow sets is allowed: the queue
+	 * admits those networks, and the daemon only warns. */
+	if (r < 0 && !(!pf->cap && (r == -ENOTSUP || r == -ENOENT)))
 		pf->stats.table_errors++;
 	return r;
 }
@@ -279,6 +281,11 @@ int pflog_set_static(struct pflog *pf, const struct netset *s, char *err, size_t
 int pflog_time_left(struct pflog *pf, const mxa_addr *a, uint32_t *left)
 {
 	return table_time_left(pf->table, a, left);
+}
+
+int pflog_adopted_left(const struct pflog *pf, const mxa_addr *a, uint32_t *left)
+{
+	return table_adopted_left(pf->table, a, left);
 }
 
 int pflog_learn(struct pflog *pf)

@@ -112,6 +112,8 @@ int pflog_set_static(struct pflog *pf, const struct netset *s, char *err, size_t
 int pflog_time_left(struct pflog *pf, const mxa_addr *a, uint32_t *left);
 /* The kernel's renewals made while the daemon was stopped (see table_learn()). */
 int pflog_learn(struct pflog *pf);
+/* An entry taken over at start and still kept (see table_adopted_left()). */
+int pflog_adopted_left(const struct pflog *pf, const mxa_addr *a, uint32_t *left);
 
 /**
  * pflog_capture_drops() - log records the kernel dropped before the capture

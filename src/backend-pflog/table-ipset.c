@@ -82,6 +82,8 @@ struct table_writer {
 	/* Entries found at start: kept until their deadline (table_util_now() seconds), sorted. */
 	struct table_util_vec adopted;
 	bool follow; /* adopted entries follow the kernel's renewals (table_params.later set) */
+	table_later_fn later; /* the whitelist follows an adopted entry's renewal (table_learn()) */
+	void *later_ctx;
 	struct listing list;
 	enum unusable said[2]; /* per set (IPv4, IPv6): the reason a resync last reported */
 	struct table_stats stats;
@@ -445,6 +447,8 @@ static struct table_writer *ipsetw_open(const struct table_params *p, char *err,
 	t->max_entries = p->max_entries ? p->max_entries : TABLE_UTIL_DEFAULT_ENTRIES;
 	t->maxelem = table_util_maxelem(t->max_entries);
 	t->follow = p->later != NULL;
+	t->later = p->later;
+	t->later_ctx = p->later_ctx;
 	ipset_load_types();
 	if (!session_get(t)) {
 		snprintf(err, errlen, "ipset: cannot open a libipset session");
@@ -961,6 +965,37 @@ static bool ipsetw_resync_needed(const struct table_writer *t)
 	return false;
 }
 
+/*
+ * The entries taken over at start, offered to the whitelist as nft does
+ * (nftw_learn()): one the ruleset renewed while the daemon was stopped keeps
+ * the kernel's longer lifetime, written after the restored deadlines so that
+ * the commit does not cut it back.
+ */
+static int ipsetw_adopted_left(const struct table_writer *t, const mxa_addr *a, uint32_t *left)
+{
+	return table_util_adopted_left(&t->adopted, a,
+	                               (uint8_t)(addr_is_v4(a) ? t->v4_prefix : t->v6_prefix),
+	                               table_util_now(), left);
+}
+
+static int ipsetw_learn(struct table_writer *t)
+{
+	int64_t now = table_util_now();
+	int n = 0;
+
+	for (size_t i = 0; t->later && i < t->adopted.n; i++) {
+		const struct table_util_entry *e = &t->adopted.v[i];
+		uint32_t left = (uint32_t)((int64_t)e->timeout - now);
+
+		if ((int64_t)e->timeout <= now || t->later(t->later_ctx, &e->addr, left) <= 0)
+			continue;
+		if (queue(t, &e->addr, left, true) < 0)
+			break;
+		n++;
+	}
+	return n;
+}
+
 static const struct table_stats *ipsetw_stats(const struct table_writer *t)
 {
 	return &t->stats;
@@ -983,4 +1018,6 @@ const struct table_ops table_ipset_ops = {
     .stats = ipsetw_stats,
     .describe = ipsetw_describe,
     .set_static = ipsetw_set_static,
+    .learn = ipsetw_learn,
+    .adopted_left = ipsetw_adopted_left,
 };

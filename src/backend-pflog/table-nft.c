@@ -1322,6 +1322,12 @@ static int nftw_set_static(struct table_writer *w, const struct netset *ns, char
 	return (int)count;
 }
 
+static int nftw_adopted_left(const struct table_writer *w, const mxa_addr *a, uint32_t *left)
+{
+	return table_util_adopted_left(&w->adopted, a, (uint8_t)w->prefix[fam(a)], table_util_now(),
+	                               left);
+}
+
 static int nftw_learn(struct table_writer *w)
 {
 	int64_t now = table_util_now();
@@ -1416,4 +1422,5 @@ const struct table_ops table_nft_ops = {
     .set_static = nftw_set_static,
     .time_left = nftw_time_left,
     .learn = nftw_learn,
+    .adopted_left = nftw_adopted_left,
 };

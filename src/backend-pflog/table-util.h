@@ -253,6 +253,22 @@ static inline void table_util_adopted_follow(struct table_util_vec *adopted,
 	}
 }
 
+/* Whether network @a/@prefix is adopted and still kept at @now: 1 with *@left, else 0. */
+static inline int table_util_adopted_left(const struct table_util_vec *adopted, const mxa_addr *a,
+                                          uint8_t prefix, int64_t now, uint32_t *left)
+{
+	struct table_util_entry key = {.addr = *a, .prefix = prefix};
+	const struct table_util_entry *e;
+
+	if (!adopted->n)
+		return 0;
+	e = bsearch(&key, adopted->v, adopted->n, sizeof(key), table_util_entry_cmp);
+	if (!e || (int64_t)e->timeout <= now)
+		return 0;
+	*left = (uint32_t)((int64_t)e->timeout - now);
+	return 1;
+}
+
 /* The daemon deleted network @a/@prefix: no longer kept for its adopted lifetime either. */
 static inline void table_util_unadopt(struct table_util_vec *adopted, const mxa_addr *a,
                                       uint8_t prefix)

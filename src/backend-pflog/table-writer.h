@@ -28,6 +28,8 @@ struct table_ops {
 	/* table_time_left(); NULL: the writer cannot tell (-EOPNOTSUPP). */
 	int (*time_left)(struct table_writer *w, const mxa_addr *a, uint32_t *left);
 	int (*learn)(struct table_writer *w); /* table_learn(); NULL: nothing to learn */
+	/* table_adopted_left(); NULL: the writer takes nothing over (0). */
+	int (*adopted_left)(const struct table_writer *w, const mxa_addr *a, uint32_t *left);
 };
 
 extern const struct table_ops table_ipset_ops;

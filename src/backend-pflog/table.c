@@ -123,6 +123,11 @@ int table_time_left(struct table *t, const mxa_addr *a, uint32_t *left)
 	return t->ops->time_left ? t->ops->time_left(t->w, a, left) : -EOPNOTSUPP;
 }
 
+int table_adopted_left(const struct table *t, const mxa_addr *a, uint32_t *left)
+{
+	return t->ops->adopted_left ? t->ops->adopted_left(t->w, a, left) : 0;
+}
+
 int table_learn(struct table *t)
 {
 	return t->ops->learn ? t->ops->learn(t->w) : 0;

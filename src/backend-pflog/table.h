@@ -157,14 +157,22 @@ int table_set_static(struct table *t, const struct netset *s, char *err, size_t 
 int table_time_left(struct table *t, const mxa_addr *a, uint32_t *left);
 
 /**
- * table_learn() - nft: offer the elements taken over at start (table_open())
+ * table_learn() - ipset, nft: offer the entries taken over at start (table_open())
  * to table_params.later, as a resync would: a daemon that restored its
  * whitelist from a file follows the renewals the kernel made while it was
  * stopped, before its own writes of the restored deadlines are committed
- * (they would cut those renewals back). Other writers: nothing. Returns how
- * many the whitelist followed.
+ * (they would cut those renewals back). pf: nothing. Returns how many the
+ * whitelist followed.
  */
 int table_learn(struct table *t);
+
+/**
+ * table_adopted_left() - whether @a (masked as for table_add()) is an entry
+ * taken over at start (table_open()) and still kept: 1 with its remaining
+ * seconds in *@left, else 0. What the kernel lets in although the whitelist
+ * may hold nothing for it (mxallowctl show and del ask).
+ */
+int table_adopted_left(const struct table *t, const mxa_addr *a, uint32_t *left);
 
 /* "pf table <mx-white>", "ipset mx-white/mx-white6": for the start-up line. */
 const char *table_describe(const struct table *t);

@@ -46,6 +46,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "peercred.h"
+#include "pflog.h"
 
 #define OUT_HIGH            (64 * 1024) /* produce no more output above this much unsent */
 #define OUT_LOW             (16 * 1024) /* and go on below this */
@@ -514,6 +515,7 @@ static void do_show(struct client *c, const struct ctl_request *req)
 	struct mx_explanation ex;
 	mxa_time now = daemon_now();
 	char a[ADDR_STRLEN], net[ADDR_STRLEN + 4], line[CTL_MAX_REPLY];
+	uint32_t left;
 
 	mx_explain(d->mx, &req->addr, now, &ex);
 	addr_format(&req->addr, a);
@@ -533,6 +535,12 @@ static void do_show(struct client *c, const struct ctl_request *req)
 	} else if (ex.allowed) {
 		out_line(c, "ok %s is let in by whitelist entry %s (%s)", a, net,
 		         whitelist_reason_name(ex.entry.reason));
+	} else if (d->table && pflog_adopted_left(d->table, &ex.key, &left) > 0) {
+		/* The kernel admits it by an entry found there at start (no whitelist entry). */
+		out_line(c,
+		         "ok %s is let in by the kernel table: %s was there at start and is kept "
+		         "until its own timeout (%" PRIu32 " s)",
+		         a, net, left);
 	} else {
 		out_line(c,
 		         "no %s is not let in: no live whitelist entry for %s (no fake-MX attempt, "
@@ -582,6 +590,7 @@ static void do_del(struct client *c, const struct ctl_request *req)
 	char net[ADDR_STRLEN + 4], a[ADDR_STRLEN], where[CTL_MAX_REPLY], was[ADDR_STRLEN + 64] = "";
 	struct wl_entry e;
 	mxa_addr key;
+	uint32_t left;
 	int r;
 
 	if (!manual_prefix_ok(c, req))
@@ -589,14 +598,24 @@ static void do_del(struct client *c, const struct ctl_request *req)
 	mx_key(d->mx, &key, &req->addr);
 	ctl_format_net(&key, mx_key_prefix(d->mx, &key), net, sizeof(net));
 	r = mx_manual_del(d->mx, &req->addr, req->prefix, daemon_now(), &e);
-	daemon_table_sync(d);
-	daemon_hold_sync(d); /* verdicts buffered meanwhile go now */
-	if (r > 0) {
+	/* Only in the kernel table (there at start, no whitelist entry): out of it too. */
+	if (r <= 0 && d->table && pflog_adopted_left(d->table, &key, &left) > 0) {
+		pflog_del(d->table, &key);
+		log_msg(LOG_NOTICE,
+		        "control uid=%u del %s: deleted from the kernel table (there at start, no "
+		        "whitelist entry)",
+		        (unsigned)c->uid, net);
+		snprintf(was, sizeof(was), "deleted %s from the kernel table (there at start)",
+		         net);
+		r = 1;
+	} else if (r > 0) {
 		log_msg(LOG_NOTICE, "control uid=%u del %s: deleted (was %s)", (unsigned)c->uid,
 		        net, whitelist_reason_name(e.reason));
 		snprintf(was, sizeof(was), "deleted %s (was %s)", net,
 		         whitelist_reason_name(e.reason));
 	}
+	daemon_table_sync(d);
+	daemon_hold_sync(d); /* verdicts buffered meanwhile go now */
 	if (netset_lookup(mx_static(d->mx), &req->addr, &sn)) {
 		addr_format(&req->addr, a);
 		format_static(sn, where, sizeof(where));

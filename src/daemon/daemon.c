@@ -784,7 +784,8 @@ int daemon_main(int argc, char **argv)
 	d.restoring = true;
 	state_restore(d.state, d.mx, daemon_now());
 	d.restoring = false;
-	/* nft: renewals the kernel made while we were stopped win over the saved deadlines. */
+	/* ipset, nft: renewals the kernel made while we were stopped win over the saved deadlines.
+	 */
 	if (d.table)
 		(void)pflog_learn(d.table);
 	daemon_table_sync(&d);

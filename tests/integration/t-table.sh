@@ -122,6 +122,51 @@ expect_probe timeout 198.51.100.6 "$REAL4" 2
 stop_daemon
 check "SIGTERM: exit status 0" test "$WAIT_STATUS" -eq 0
 
+section "5b. a restart with a state file keeps the kernel's renewals; entries only in the kernel are shown and deleted"
+: "${MXALLOWCTL:=$(dirname "$MXALLOWD")/mxallowctl}"
+mkdir -m 700 "$MXA_TMP/ctl5"
+CTL5=(-s "$MXA_TMP/ctl5/control")
+RENEW_ARGS=(--renew-time 3600 --backend pflog -p "nflog:$NFLOG_GROUP" -f "$FAKE4" -f "$FAKE6"
+	-r "$REAL4" -r "$REAL6" --state-file "$MXA_TMP/t5.state" --control-socket "$MXA_TMP/ctl5/control")
+restart_log
+start_daemon "${RENEW_ARGS[@]}" -b -t 20
+expect_probe refused 198.51.100.8 "$FAKE4"
+check "198.51.100.8 is in mx-white" wait_for 5 in_set mx-white 198.51.100.8
+stop_daemon
+check "SIGTERM: exit status 0, the state file written" eval '[ "$WAIT_STATUS" -eq 0 ] && [ -s "$MXA_TMP/t5.state" ]'
+# While the daemon is down: the ruleset renews 198.51.100.8 on use (as its renewal rule does),
+# and its fake-MX rule adds 198.51.100.9, of which the state file knows nothing.
+in_srv ipset add mx-white 198.51.100.8 timeout 3000 -exist
+in_srv ipset add mx-white 198.51.100.9 timeout 3000
+restart_log
+start_daemon "${RENEW_ARGS[@]}" -b -t 20
+t=$(set_timeout mx-white 198.51.100.8)
+check "the restored entry keeps the kernel's renewal: timeout ${t:-none} s, not cut back to 20" \
+	test "${t:-0}" -gt 2000
+out=$(in_srv "$MXALLOWCTL" "${CTL5[@]}" show 198.51.100.8 2>&1)
+check "show: the whitelist followed it ($out)" \
+	eval 'printf "%s\n" "$out" | grep -Eq "expires in (4[0-9]|50)m"'
+out=$(in_srv "$MXALLOWCTL" "${CTL5[@]}" show 198.51.100.9 2>&1)
+st=$?
+check "show of an entry only in the kernel: exit 0, said so ($out)" \
+	eval '[ "$st" -eq 0 ] && printf "%s\n" "$out" | grep -q "let in by the kernel table"'
+out=$(in_srv "$MXALLOWCTL" "${CTL5[@]}" del 198.51.100.9 2>&1)
+st=$?
+check "del of it: exit 0 ($out)" \
+	eval '[ "$st" -eq 0 ] && printf "%s\n" "$out" | grep -q "from the kernel table"'
+check "198.51.100.9 left mx-white" wait_for 5 not_in_set mx-white 198.51.100.9
+expect_probe timeout 198.51.100.9 "$REAL4" 2
+out=$(in_srv "$MXALLOWCTL" "${CTL5[@]}" show 198.51.100.9 2>&1)
+st=$?
+check "show now: exit 1 ($out)" test "$st" -eq 1
+daemon_signal HUP # a resync must not bring it back
+check "reload ok" log_wait 'reload ok' 10
+check "the resync left 198.51.100.9 out" not_in_set mx-white 198.51.100.9
+check "and kept 198.51.100.8" in_set mx-white 198.51.100.8
+stop_daemon
+check "SIGTERM: exit status 0" test "$WAIT_STATUS" -eq 0
+in_srv ipset del mx-white 198.51.100.8 2>/dev/null || true
+
 section "a set without timeout support is refused at start"
 in_srv ipset create mx-notimeout hash:ip
 out=$(in_srv timeout 10 "$MXALLOWD" -F -s -b -c "$MXA_TMP/empty.conf" --state-file none --control-socket none --backend pflog \

@@ -11,11 +11,20 @@
 
 /* In idx[b]: no network touches bucket b (the usual answer for a stranger): one read decides. */
 #define EMPTY ((uint32_t)1 << 31)
+/* In idx[b]: bucket b is crowded and has a node (see struct index). */
+#define NODE ((uint32_t)1 << 30)
+#define POS  (NODE - 1)
 
-/* The direct index has at most 2^INDEX_MAX_BITS buckets (256 KiB for each family). */
+/*
+ * About one bucket per interval, up to 2^INDEX_MAX_BITS (1 MiB of index for
+ * each family): a lookup then reads the index and one or two intervals.
+ */
 #ifndef INDEX_MAX_BITS
-#define INDEX_MAX_BITS 16
+#define INDEX_MAX_BITS 18
 #endif
+
+/* A bucket with more intervals than this, that the index cannot split, gets a node. */
+#define CROWDED 32
 
 struct k128 {
 	uint64_t hi, lo;
@@ -29,30 +38,55 @@ struct span {
 };
 
 /*
- * One family: the key space cut into intervals; interval i runs from
- * start[i] to start[i + 1] - 1 (the last one to the end of the space) and
- * carries the index of the most specific network covering it, or NONE.
- * start[0] is 0. idx[b] is the last interval starting at or before the first
- * key of bucket b (the top @bits bits of a key), with EMPTY when no network
- * touches the bucket; idx has 2^bits + 1 entries.
+ * One family: the key space cut into intervals; interval i runs from its
+ * start to the next one's minus one (the last one to the end of the space)
+ * and carries the index of the most specific network covering it, or NONE.
+ * The first starts at 0. Start and label side by side: the search reads
+ * both from one cache line.
  */
 struct iv4 {
-	uint32_t start, label; /* side by side: the search reads both from one cache line */
+	uint32_t start, label;
+};
+
+struct iv6 {
+	uint64_t hi, lo;
+	uint32_t label;
+};
+
+/*
+ * The direct index of one family, on a 64-bit word of the key (an IPv4
+ * address in the top half, or the first half of an IPv6 key). The IPv6
+ * interval starts past the first share their top bits (2000::/3 at least):
+ * the index covers [low, top] only, words below and above counting in the
+ * first and last bucket (IPv4: all of it). idx[b] is the last interval
+ * starting at or before the first key of bucket b, with EMPTY when no
+ * network touches the bucket; idx has 2^bits + 1 entries.
+ *
+ * A crowded bucket (a provider's /32 full of networks falls in one, however
+ * large the index) has a node in nodes[node_at[b]]: its intervals share
+ * their first c bits, and the next bits pick a slice, as the index picks a
+ * bucket. A node is low (two words), c, shift, then the first interval of
+ * each slice and the bucket's last one.
+ */
+struct index {
+	uint32_t *idx;
+	uint32_t *node_at; /* NULL when no bucket is crowded */
+	uint32_t *nodes;
+	size_t n_nodes, cap_nodes;
+	uint64_t low, top;
+	unsigned bits, shift;
 };
 
 struct part4 {
 	struct iv4 *iv;
 	size_t n;
-	uint32_t *idx;
-	unsigned bits;
+	struct index ix;
 };
 
 struct part6 {
-	struct k128 *start;
-	uint32_t *label;
+	struct iv6 *iv;
 	size_t n;
-	uint32_t *idx;
-	unsigned bits;
+	struct index ix;
 };
 
 struct netset {
@@ -68,15 +102,16 @@ struct netset {
 
 static const uint8_t v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
+static uint64_t be64(const uint8_t *b)
+{
+	return (uint64_t)b[0] << 56 | (uint64_t)b[1] << 48 | (uint64_t)b[2] << 40 |
+	       (uint64_t)b[3] << 32 | (uint64_t)b[4] << 24 | (uint64_t)b[5] << 16 |
+	       (uint64_t)b[6] << 8 | b[7];
+}
+
 static struct k128 key_of(const mxa_addr *a)
 {
-	struct k128 k = {0, 0};
-
-	for (int i = 0; i < 8; i++) {
-		k.hi = k.hi << 8 | a->b[i];
-		k.lo = k.lo << 8 | a->b[8 + i];
-	}
-	return k;
+	return (struct k128){be64(a->b), be64(a->b + 8)};
 }
 
 static uint32_t key4_of(const mxa_addr *a)
@@ -165,13 +200,19 @@ struct netset *netset_new(void)
 	return calloc(1, sizeof(struct netset));
 }
 
+static void index_free(struct index *ix)
+{
+	free(ix->idx);
+	free(ix->node_at);
+	free(ix->nodes);
+}
+
 static void parts_free(struct netset *s)
 {
 	free(s->v4.iv);
-	free(s->v4.idx);
-	free(s->v6.start);
-	free(s->v6.label);
-	free(s->v6.idx);
+	index_free(&s->v4.ix);
+	free(s->v6.iv);
+	index_free(&s->v6.ix);
 	memset(&s->v4, 0, sizeof(s->v4));
 	memset(&s->v6, 0, sizeof(s->v6));
 	s->memory = 0;
@@ -328,88 +369,173 @@ static void sweep(const struct span *v, size_t n, struct k128 top, struct cuts *
 	}
 }
 
-static unsigned index_bits(size_t n)
+static unsigned log2_ceil(size_t v)
 {
-	unsigned bits = 1;
+	unsigned l = 0;
 
-	while (bits < INDEX_MAX_BITS && ((size_t)1 << bits) < n)
-		bits++;
-	return bits;
+	while (((size_t)1 << l) < v)
+		l++;
+	return l;
+}
+
+static unsigned clz64(uint64_t v)
+{
+	unsigned n = 0;
+
+	for (; n < 64 && !(v >> 63); n++)
+		v <<= 1;
+	return n;
+}
+
+/* The last interval, from @i on, that starts at or before the key (@w, 0). */
+static size_t last_at(const struct k128 *start, size_t n, size_t i, uint64_t w)
+{
+	while (i + 1 < n && (start[i + 1].hi < w || (start[i + 1].hi == w && start[i + 1].lo == 0)))
+		i++;
+	return i;
+}
+
+/* A node for the crowded (IPv6) bucket of intervals first..last. */
+static int node_add(struct index *ix, const struct k128 *start, size_t n, size_t first, size_t last,
+                    uint32_t *at)
+{
+	unsigned c = clz64(start[first + 1].hi ^ start[last].hi), sb = log2_ceil(last - first);
+	uint64_t low = start[first + 1].hi & ~(UINT64_MAX >> c);
+	size_t words, i = first;
+	uint32_t *nd;
+
+	if (sb > 64 - c)
+		sb = 64 - c;
+	if (sb > 16)
+		sb = 16;
+	words = 4 + ((size_t)1 << sb) + 1;
+	if (ix->n_nodes + words > ix->cap_nodes) {
+		size_t cap = ix->cap_nodes ? ix->cap_nodes * 2 : 1024;
+
+		while (cap < ix->n_nodes + words)
+			cap *= 2;
+		nd = realloc(ix->nodes, cap * sizeof(*nd));
+		if (!nd)
+			return -ENOMEM;
+		ix->nodes = nd;
+		ix->cap_nodes = cap;
+	}
+	*at = (uint32_t)ix->n_nodes;
+	nd = ix->nodes + ix->n_nodes;
+	ix->n_nodes += words;
+	nd[0] = (uint32_t)(low >> 32);
+	nd[1] = (uint32_t)low;
+	nd[2] = c;
+	nd[3] = 64 - c - sb;
+	for (size_t j = 0; j < ((size_t)1 << sb); j++) {
+		/* Slice 0 also answers below the shared bits: it starts at @first. */
+		if (j)
+			i = last_at(start, n, i, low + ((uint64_t)j << nd[3]));
+		nd[4 + j] = (uint32_t)i;
+	}
+	nd[4 + ((size_t)1 << sb)] = (uint32_t)last;
+	return 0;
+}
+
+/*
+ * The index of the @n intervals of a family, whose starts are given as keys
+ * with the word in .hi. IPv4 words (32 bits) fill the index without help;
+ * IPv6 ones cluster, so the index skips their shared bits and crowded
+ * buckets get a node.
+ */
+static int index_build(struct index *ix, const struct k128 *start, const uint32_t *label, size_t n,
+                       bool v6, size_t *memory)
+{
+	unsigned width = v6 ? 64 : 32;
+	unsigned c0 = v6 && n > 2 ? clz64(start[1].hi ^ start[n - 1].hi) : 0;
+	size_t buckets, i = 0;
+
+	if (c0 > width - 1)
+		c0 = width - 1;
+	ix->bits = log2_ceil(n);
+	if (ix->bits < 1)
+		ix->bits = 1;
+	if (ix->bits > INDEX_MAX_BITS)
+		ix->bits = INDEX_MAX_BITS;
+	if (ix->bits > width - c0)
+		ix->bits = width - c0;
+	ix->low = n > 1 ? start[1].hi & ~(UINT64_MAX >> c0) : 0;
+	ix->top = ix->low + (UINT64_MAX >> c0);
+	ix->shift = 64 - c0 - ix->bits;
+	buckets = (size_t)1 << ix->bits;
+	ix->idx = malloc((buckets + 1) * sizeof(*ix->idx));
+	if (!ix->idx)
+		return -ENOMEM;
+	for (size_t b = 0; b < buckets; b++) {
+		/* Bucket 0 also answers below low: it starts at interval 0. */
+		if (b)
+			i = last_at(start, n, i, ix->low + ((uint64_t)b << ix->shift));
+		ix->idx[b] = (uint32_t)i;
+	}
+	ix->idx[buckets] = (uint32_t)(n - 1);
+	/* Ascending: idx[b + 1] is still a plain index when bucket b is looked at. */
+	for (size_t b = 0; b < buckets; b++) {
+		size_t first = ix->idx[b], last = ix->idx[b + 1];
+
+		if (b + 1 < buckets && last > first &&
+		    start[last].hi == ix->low + ((uint64_t)(b + 1) << ix->shift) &&
+		    start[last].lo == 0)
+			last--; /* it starts the next bucket */
+		if (last == first && label[first] == NONE) {
+			ix->idx[b] |= EMPTY;
+		} else if (v6 && last - first + 1 > CROWDED &&
+		           start[first + 1].hi != start[last].hi) {
+			if (!ix->node_at) {
+				ix->node_at = calloc(buckets, sizeof(*ix->node_at));
+				if (!ix->node_at)
+					return -ENOMEM;
+			}
+			if (node_add(ix, start, n, first, last, &ix->node_at[b]) < 0)
+				return -ENOMEM;
+			ix->idx[b] |= NODE;
+		}
+	}
+	if (ix->nodes) {
+		uint32_t *nd = realloc(ix->nodes, ix->n_nodes * sizeof(*nd));
+
+		if (nd)
+			ix->nodes = nd;
+	}
+	*memory += (buckets + 1) * sizeof(*ix->idx) + ix->n_nodes * sizeof(*ix->nodes) +
+	           (ix->node_at ? buckets * sizeof(*ix->node_at) : 0);
+	return 0;
 }
 
 static int build4(struct netset *s, const struct span *v, size_t n, struct cuts *c)
 {
 	struct part4 *p = &s->v4;
-	size_t buckets, i = 0;
 
 	sweep(v, n, (struct k128){0, UINT32_MAX}, c);
 	p->n = c->n;
-	p->bits = index_bits(c->n);
-	buckets = (size_t)1 << p->bits;
 	p->iv = malloc(c->n * sizeof(*p->iv));
-	p->idx = malloc((buckets + 1) * sizeof(*p->idx));
-	if (!p->iv || !p->idx)
+	if (!p->iv)
 		return -ENOMEM;
-	for (size_t j = 0; j < c->n; j++)
+	for (size_t j = 0; j < c->n; j++) {
 		p->iv[j] = (struct iv4){(uint32_t)c->start[j].lo, c->label[j]};
-	for (size_t b = 0; b < buckets; b++) {
-		uint32_t first = (uint32_t)(b << (32 - p->bits));
-
-		while (i + 1 < p->n && p->iv[i + 1].start <= first)
-			i++;
-		p->idx[b] = (uint32_t)i;
+		c->start[j] = (struct k128){c->start[j].lo << 32, 0}; /* the word of the index */
 	}
-	p->idx[buckets] = (uint32_t)(p->n - 1);
-	/* Ascending: idx[b + 1] is still a plain index when bucket b is looked at. */
-	for (size_t b = 0; b < buckets; b++) {
-		uint32_t first = p->idx[b], next = p->idx[b + 1];
-		uint64_t end = (uint64_t)(b + 1) << (32 - p->bits);
-
-		if ((next == first || (next == first + 1 && p->iv[next].start == end)) &&
-		    p->iv[first].label == NONE)
-			p->idx[b] |= EMPTY;
-	}
-	s->memory += c->n * sizeof(*p->iv) + (buckets + 1) * sizeof(*p->idx);
-	return 0;
+	s->memory += c->n * sizeof(*p->iv);
+	return index_build(&p->ix, c->start, c->label, c->n, false, &s->memory);
 }
 
 static int build6(struct netset *s, const struct span *v, size_t n, struct cuts *c)
 {
 	struct part6 *p = &s->v6;
-	size_t buckets, i = 0;
 
 	sweep(v, n, (struct k128){UINT64_MAX, UINT64_MAX}, c);
 	p->n = c->n;
-	p->bits = index_bits(c->n);
-	buckets = (size_t)1 << p->bits;
-	p->start = malloc(c->n * sizeof(*p->start));
-	p->label = malloc(c->n * sizeof(*p->label));
-	p->idx = malloc((buckets + 1) * sizeof(*p->idx));
-	if (!p->start || !p->label || !p->idx)
+	p->iv = malloc(c->n * sizeof(*p->iv));
+	if (!p->iv)
 		return -ENOMEM;
-	memcpy(p->start, c->start, c->n * sizeof(*p->start));
-	memcpy(p->label, c->label, c->n * sizeof(*p->label));
-	for (size_t b = 0; b < buckets; b++) {
-		uint64_t first = (uint64_t)b << (64 - p->bits);
-
-		while (i + 1 < p->n && p->start[i + 1].hi <= first &&
-		       (p->start[i + 1].hi < first || p->start[i + 1].lo == 0))
-			i++;
-		p->idx[b] = (uint32_t)i;
-	}
-	p->idx[buckets] = (uint32_t)(p->n - 1);
-	for (size_t b = 0; b < buckets; b++) {
-		uint32_t first = p->idx[b], next = p->idx[b + 1];
-		uint64_t end = b + 1 < buckets ? (uint64_t)(b + 1) << (64 - p->bits) : 0;
-
-		if ((next == first || (next == first + 1 && end && p->start[next].hi == end &&
-		                       p->start[next].lo == 0)) &&
-		    p->label[first] == NONE)
-			p->idx[b] |= EMPTY;
-	}
-	s->memory +=
-	    c->n * (sizeof(*p->start) + sizeof(*p->label)) + (buckets + 1) * sizeof(*p->idx);
-	return 0;
+	for (size_t j = 0; j < c->n; j++)
+		p->iv[j] = (struct iv6){c->start[j].hi, c->start[j].lo, c->label[j]};
+	s->memory += c->n * sizeof(*p->iv);
+	return index_build(&p->ix, c->start, c->label, c->n, true, &s->memory);
 }
 
 /* Sorts and merges the networks; nets keeps the first place of each. */
@@ -491,6 +617,47 @@ out:
 	return r;
 }
 
+/*
+ * Where the answer for an IPv6 key whose first half is @w lies: the @len
+ * intervals from @base. False when no network touches its bucket.
+ */
+static inline bool find6(const struct index *ix, uint64_t w, size_t *base, size_t *len)
+{
+	uint64_t y = w < ix->low ? ix->low : w > ix->top ? ix->top : w;
+	size_t b = (size_t)((y - ix->low) >> ix->shift);
+	uint32_t e = ix->idx[b];
+
+	if (e & EMPTY)
+		return false;
+	if (e & NODE) {
+		const uint32_t *nd = ix->nodes + ix->node_at[b];
+		uint64_t low = (uint64_t)nd[0] << 32 | nd[1];
+		uint64_t top = low + ((UINT64_MAX >> 1) >> (nd[2] - 1));
+
+		y = w < low ? low : w > top ? top : w;
+		nd += 4 + ((y - low) >> nd[3]);
+		*base = nd[0];
+		*len = nd[1] - nd[0] + 1;
+		return true;
+	}
+	*base = e;
+	*len = (ix->idx[b + 1] & POS) - e + 1;
+	return true;
+}
+
+/*
+ * All ones when interval @iv starts at or before @x, else 0. Arithmetic, not
+ * a comparison of halves: compilers turn that one into branches, and a
+ * branch on a random address is mispredicted every other time.
+ */
+static inline size_t starts_by(const struct iv6 *iv, struct k128 x)
+{
+	uint64_t borrow = x.lo < iv->lo;
+	uint64_t after = (uint64_t)(x.hi < iv->hi) | (uint64_t)(x.hi - iv->hi < borrow);
+
+	return (size_t)after - 1;
+}
+
 bool netset_lookup(const struct netset *s, const mxa_addr *a, const struct netset_net **net)
 {
 	size_t base, len;
@@ -500,12 +667,12 @@ bool netset_lookup(const struct netset *s, const mxa_addr *a, const struct netse
 		return false;
 	if (memcmp(a->b, v4_mapped, sizeof(v4_mapped)) == 0) {
 		const struct part4 *p = &s->v4;
-		uint32_t x = key4_of(a), b = x >> (32 - p->bits);
+		uint32_t x = key4_of(a), b = x >> (32 - p->ix.bits);
 
-		base = p->idx[b];
+		base = p->ix.idx[b];
 		if (base & EMPTY)
 			return false;
-		len = (p->idx[b + 1] & ~EMPTY) - base + 1;
+		len = (p->ix.idx[b + 1] & POS) - base + 1;
 		/* The last interval starting at or before x; branch-free halving. */
 		while (len > 1) {
 			size_t half = len / 2;
@@ -517,19 +684,16 @@ bool netset_lookup(const struct netset *s, const mxa_addr *a, const struct netse
 	} else {
 		const struct part6 *p = &s->v6;
 		struct k128 x = key_of(a);
-		uint64_t b = x.hi >> (64 - p->bits);
 
-		base = p->idx[b];
-		if (base & EMPTY)
+		if (!find6(&p->ix, x.hi, &base, &len))
 			return false;
-		len = (p->idx[b + 1] & ~EMPTY) - base + 1;
 		while (len > 1) {
 			size_t half = len / 2;
 
-			base = k_le(p->start[base + half], x) ? base + half : base;
+			base += half & starts_by(&p->iv[base + half], x);
 			len -= half;
 		}
-		label = p->label[base];
+		label = p->iv[base].label;
 	}
 	if (label == NONE)
 		return false;

@@ -6,7 +6,8 @@
  * and then only read. Lookups take O(log n) with a small constant: every
  * address family is cut into disjoint intervals, each labelled with the most
  * specific network covering it, and a direct index on the top bits of the
- * address narrows the binary search to a few intervals.
+ * address (about one bucket per interval) narrows the binary search to one
+ * or two intervals.
  */
 #include <stdbool.h>
 #include <stddef.h>

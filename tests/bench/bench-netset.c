@@ -20,7 +20,10 @@
  *   uniform  anywhere (IPv6 in 2000::/3): the worst case for the caches.
  * Lookups: QUERIES addresses, half inside a loaded network (any host part),
  * half any sender (80% IPv4), looked up round after round. Addresses are only
- * held in memory: nothing is sent anywhere.
+ * held in memory: nothing is sent anywhere. NETSET_FAMILY=4 (or 6) in the
+ * environment keeps only the lookups of that family, to see where the time
+ * goes. The networks and addresses depend on nothing but the seed, so two
+ * builds of the set compare on the same ones.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -198,8 +201,9 @@ struct size_run {
 	size_t hits;
 };
 
-static int setup(struct size_run *r, size_t n, bool spf)
+static int setup(struct size_run *r, size_t n, bool spf, int family)
 {
+	size_t redraws = 0;
 	double t0;
 
 	r->n = n;
@@ -219,10 +223,17 @@ static int setup(struct size_run *r, size_t n, bool spf)
 	r->mem = malloc(r->words * sizeof(uint32_t));
 	if (!r->mem)
 		return -1;
+	/* Not from rng(): what comes next must not depend on the size of the set in memory. */
 	for (size_t i = 0; i < r->words; i++)
-		r->mem[i] = (uint32_t)rng();
+		r->mem[i] = (uint32_t)(i * 0x9e3779b97f4a7c15ull >> 32);
 	for (size_t i = 0; i < QUERIES; i++) {
 		r->q[i] = i % 2 ? inside(&r->v, rng() % n) : random_addr(rng() % 5 != 0);
+		if (family && addr_is_v4(&r->q[i]) != (family == 4)) {
+			if (++redraws > 100 * QUERIES)
+				return -1; /* no network of that family */
+			i--;
+			continue;
+		}
 		r->hits += netset_lookup(r->s, &r->q[i], NULL);
 	}
 	return 0;
@@ -234,6 +245,8 @@ int main(int argc, char **argv)
 	static const char *const dist[] = {"spf", "uniform"};
 	size_t n_sizes = argc > 1 ? (size_t)argc - 1 : 3;
 	struct size_run *sr = calloc(2 * n_sizes, sizeof(*sr));
+	const char *fam = getenv("NETSET_FAMILY");
+	int family = fam ? atoi(fam) : 0;
 
 	if (!sr)
 		return 1;
@@ -245,7 +258,7 @@ int main(int argc, char **argv)
 		size_t j = k % n_sizes;
 
 		if (setup(&sr[k], argc > 1 ? strtoul(argv[j + 1], NULL, 10) : def_sizes[j],
-		          k < n_sizes) < 0)
+		          k < n_sizes, family) < 0)
 			return 1;
 	}
 	/* Sizes take turns, so that a busy moment of the machine does not fall on one size. */

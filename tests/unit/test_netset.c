@@ -387,6 +387,291 @@ static void test_random_against_brute_force(void **state)
 	free(prefix);
 }
 
+/* A network as the range of 128-bit keys it holds, for the linear scan of large sets. */
+struct range {
+	uint64_t first[2], last[2];
+	unsigned bits; /* prefix length in the 128-bit space */
+	mxa_addr addr;
+	unsigned prefix;
+};
+
+static void key128(const mxa_addr *a, uint64_t k[2])
+{
+	k[0] = k[1] = 0;
+	for (int i = 0; i < 8; i++) {
+		k[0] = k[0] << 8 | a->b[i];
+		k[1] = k[1] << 8 | a->b[8 + i];
+	}
+}
+
+static bool le128(const uint64_t a[2], const uint64_t b[2])
+{
+	return a[0] < b[0] || (a[0] == b[0] && a[1] <= b[1]);
+}
+
+/* The most specific network of @r holding @a, found by looking at every one; NULL when none. */
+static const struct range *scan(const struct range *r, size_t n, const mxa_addr *a)
+{
+	const struct range *best = NULL;
+	uint64_t k[2];
+
+	key128(a, k);
+	for (size_t i = 0; i < n; i++)
+		if (le128(r[i].first, k) && le128(k, r[i].last) &&
+		    (!best || r[i].bits > best->bits))
+			best = &r[i];
+	return best;
+}
+
+/* The last address of the /@bits network of @a (bits of the 128-bit space). */
+static mxa_addr last_of(mxa_addr a, unsigned bits)
+{
+	a = masked(a, bits);
+	for (unsigned b = bits; b < 128; b++)
+		a.b[b / 8] |= (uint8_t)(0x80 >> (b % 8));
+	return a;
+}
+
+struct big {
+	struct range *r;
+	size_t n, cap;
+	struct netset *s;
+};
+
+static void big_add(struct big *g, mxa_addr a, unsigned prefix)
+{
+	bool v4 = addr_is_v4(&a);
+	unsigned bits = v4 ? 96 + prefix : prefix;
+	struct range *e;
+	mxa_addr last;
+
+	a = masked(a, bits);
+	if (!v4 && addr_is_v4(&a))
+		return; /* an IPv6 network inside ::ffff:0:0/96 is an IPv4 one: leave it out */
+	if (g->n == g->cap) {
+		g->cap = g->cap ? 2 * g->cap : 1024;
+		g->r = realloc(g->r, g->cap * sizeof(*g->r));
+		assert_non_null(g->r);
+	}
+	e = &g->r[g->n++];
+	last = last_of(a, bits);
+	key128(&a, e->first);
+	key128(&last, e->last);
+	e->bits = bits;
+	e->addr = a;
+	e->prefix = prefix;
+	assert_int_equal(netset_add(g->s, &a, prefix, "big", (uint32_t)g->n), 0);
+}
+
+static mxa_addr v4_any(void)
+{
+	uint32_t x = (uint32_t)rng();
+	uint8_t b[4] = {(uint8_t)(x >> 24), (uint8_t)(x >> 16), (uint8_t)(x >> 8), (uint8_t)x};
+	mxa_addr a;
+
+	addr_from_v4(&a, b);
+	return a;
+}
+
+static mxa_addr v6_any(void)
+{
+	mxa_addr a;
+	uint64_t r = rng(), r2 = rng();
+
+	for (int i = 0; i < 8; i++) {
+		a.b[i] = (uint8_t)(r >> (8 * i));
+		a.b[8 + i] = (uint8_t)(r2 >> (8 * i));
+	}
+	return a;
+}
+
+/* @a with its first @bits bits (of the 128) from @from. */
+static mxa_addr graft(mxa_addr a, const mxa_addr *from, unsigned bits)
+{
+	for (unsigned b = 0; b < bits; b++) {
+		uint8_t m = (uint8_t)(0x80 >> (b % 8));
+
+		a.b[b / 8] = (uint8_t)((a.b[b / 8] & ~m) | (from->b[b / 8] & m));
+	}
+	return a;
+}
+
+/* @a plus @step (+1 or -1) in the 128-bit space, wrapping at the ends. */
+static mxa_addr step(mxa_addr a, int by)
+{
+	for (int j = 15; j >= 0; j--) {
+		int v = a.b[j] + by;
+
+		a.b[j] = (uint8_t)v;
+		if (v >= 0 && v <= 255)
+			break;
+	}
+	return a;
+}
+
+/*
+ * Sets large enough for every size of index (up to 70 000 networks), with
+ * providers' blocks crowded with networks (nested, adjacent, /32 and /128
+ * hosts, many hosts in one /64), the edges of both spaces and IPv6 prefixes
+ * that hold IPv4 clients; looked up at the edges of networks, at the edges
+ * of every power-of-two block (where buckets and slices start) and
+ * anywhere, against a scan of every network.
+ */
+static void test_large_sets_against_linear_scan(void **state)
+{
+	static const struct {
+		size_t v4, v6, clusters;
+		bool edges;    /* networks at the edges of both spaces */
+		bool holds_v4; /* a short IPv6 prefix that holds every IPv4 client */
+	} rounds[] = {{76000, 2000, 4, true, false},
+	              {12000, 12000, 40, false, false},
+	              {3000, 3000, 12, true, true}};
+	size_t checked = 0, hits = 0;
+
+	(void)state;
+	for (size_t round = 0; round < sizeof(rounds) / sizeof(rounds[0]); round++) {
+		struct big g = {.s = netset_new()};
+		mxa_addr a, block;
+
+		assert_non_null(g.s);
+		for (size_t i = 0; i < rounds[round].v4; i++) {
+			unsigned d = (unsigned)(rng() % 10);
+
+			big_add(&g, v4_any(), d < 4 ? 24 : d < 6 ? 32 : 8 + (unsigned)(rng() % 25));
+		}
+		for (size_t i = 0; i < rounds[round].v6; i++) {
+			a = v6_any();
+			a.b[0] = (uint8_t)(0x20 | (a.b[0] & 0x1f)); /* 2000::/3, as allocated */
+			big_add(&g, a, rng() % 10 == 0 ? 128 : 16 + (unsigned)(rng() % 49));
+		}
+		for (size_t k = 0; k < rounds[round].clusters; k++) {
+			/* A provider: an IPv4 /20 and an IPv6 /32, full of networks. */
+			block = v4_any();
+			for (int i = 0; i < 300; i++) {
+				unsigned p = 21 + (unsigned)(rng() % 12);
+
+				a = graft(v4_any(), &block, 96 + 20);
+				big_add(&g, a, p);
+				if (i % 10 == 0) /* its neighbour, adjacent */
+					big_add(&g, step(last_of(a, 96 + p), 1), p);
+			}
+			block = v6_any();
+			block.b[0] = (uint8_t)(0x20 | (block.b[0] & 0x1f));
+			for (int i = 0; i < 400; i++) {
+				unsigned d = (unsigned)(rng() % 10);
+
+				a = graft(v6_any(), &block, 32);
+				big_add(&g, a, d == 0 ? 128 : 33 + (unsigned)(rng() % 32));
+			}
+			/* Many hosts in one /64: the index cannot tell them apart. */
+			a = graft(v6_any(), &block, 64);
+			big_add(&g, a, 64);
+			for (int i = 0; i < 60; i++)
+				big_add(&g, graft(v6_any(), &a, 64), 120 + (unsigned)(rng() % 9));
+		}
+		/* The edges of both spaces (without them, IPv6 networks all lie in 2000::/3). */
+		if (rounds[round].edges) {
+			big_add(&g, ip("255.255.255.255"), 32);
+			big_add(&g, ip("255.255.255.0"), 31);
+			big_add(&g, ip("0.0.0.0"), 32);
+			big_add(&g, ip("0.0.0.2"), 31);
+			big_add(&g, ip("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"), 128);
+			big_add(&g, ip("ffff::"), 16);
+			big_add(&g, ip("::"), 128);
+			big_add(&g, ip("::1"), 128);
+			big_add(&g, ip("::c000:201"), 128); /* IPv4-compatible: an IPv6 address */
+			big_add(&g, ip("0:0:0:0:1::"), 80);
+		}
+		if (rounds[round].holds_v4) {
+			big_add(&g, ip("::"), 8);
+			big_add(&g, ip("::fffe:0:0"), 95); /* ::fffe:0:0 to ::ffff:ffff:ffff */
+		}
+		assert_int_equal(netset_finish(g.s), 0);
+		/* Bounded: the two indexes (1 MiB each at most) and 64 bytes a network. */
+		assert_true(netset_lookup_memory(g.s) <= 64 * netset_count(g.s) + (4u << 20));
+		for (int q = 0; q < 3000; q++) {
+			const struct range *want;
+			const struct netset_net *got = NULL;
+			bool found;
+
+			switch (q % 5) {
+			case 0: /* the first or last address of a network, or the one next to it */
+			case 1: {
+				const struct range *r = &g.r[rng() % g.n];
+
+				a = q % 2 ? last_of(r->addr, r->bits) : r->addr;
+				if (rng() % 2)
+					a = step(a, q % 2 ? 1 : -1);
+				break;
+			}
+			case 2: { /* a block of any size starts here, or ends just before */
+				unsigned k = (unsigned)(rng() % 128);
+
+				a = rng() % 2 ? v4_any() : v6_any();
+				if (addr_is_v4(&a))
+					k = 96 + k % 32;
+				a = masked(a, k);
+				if (rng() % 2)
+					a = step(a, -1);
+				break;
+			}
+			case 3: /* inside a provider's block */
+				a = graft(rng() % 2 ? v4_any() : v6_any(), &g.r[rng() % g.n].addr,
+				          64 + (unsigned)(rng() % 48));
+				break;
+			default:
+				a = rng() % 3 ? v4_any() : v6_any();
+				if (!addr_is_v4(&a) && rng() % 2)
+					a.b[0] = (uint8_t)(0x20 | (a.b[0] & 0x1f));
+				break;
+			}
+			want = scan(g.r, g.n, &a);
+			found = netset_lookup(g.s, &a, &got);
+			if (found != (want != NULL) ||
+			    (want && (!addr_equal(&got->addr, &want->addr) ||
+			              got->prefix != want->prefix))) {
+				char t[ADDR_STRLEN], u[NETSET_STRLEN];
+
+				fail_msg("%s: netset says %s, the scan %s/%u", addr_format(&a, t),
+				         found ? netset_format(got, u) : "-",
+				         want ? addr_format(&want->addr, t) : "-",
+				         want ? want->prefix : 0);
+			}
+			hits += found;
+			checked++;
+		}
+		/* The extremes, always. */
+		static const char *const extremes[] = {"0.0.0.0",
+		                                       "0.0.0.1",
+		                                       "255.255.255.255",
+		                                       "255.255.255.254",
+		                                       "::",
+		                                       "::1",
+		                                       "::2",
+		                                       "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+		                                       "::fffe:ffff:ffff",
+		                                       "::1:0:0:0",
+		                                       "::c000:201",
+		                                       "7fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+		                                       "8000::"};
+		for (size_t i = 0; i < sizeof(extremes) / sizeof(extremes[0]); i++) {
+			const struct range *want;
+			const struct netset_net *got = NULL;
+
+			a = ip(extremes[i]);
+			want = scan(g.r, g.n, &a);
+			assert_int_equal(netset_lookup(g.s, &a, &got), want != NULL);
+			if (want)
+				assert_int_equal(got->prefix, want->prefix);
+		}
+		netset_free(g.s);
+		free(g.r);
+	}
+	printf("%zu lookups in large sets, %zu in a network\n", checked, hits);
+	assert_true(hits > checked / 10);
+	assert_true(hits < checked - checked / 10);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -397,6 +682,7 @@ int main(void)
 	    cmocka_unit_test(test_duplicates_keep_the_first_place),
 	    cmocka_unit_test(test_empty_and_misuse),
 	    cmocka_unit_test(test_random_against_brute_force),
+	    cmocka_unit_test(test_large_sets_against_linear_scan),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

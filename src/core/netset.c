@@ -191,6 +191,24 @@ int netset_parse(const char *s, mxa_addr *net, unsigned *prefix, char *why, size
 		         bits == 0 ? "" : " IPv4");
 		return -EINVAL;
 	}
+	/*
+	 * ::/8, ::fffe:0:0/95 ... hold ::ffff:0:0/96, every IPv4 client (IPv4 is
+	 * kept as mapped addresses), while a kernel's IPv6 set never matches IPv4:
+	 * refused rather than read two ways.
+	 */
+	if (bits < 96) {
+		mxa_addr mapped = {{0}};
+
+		mapped.b[10] = mapped.b[11] = 0xff;
+		mask_addr(&mapped, bits);
+		if (addr_equal(&mapped, net)) {
+			snprintf(why, whylen,
+			         "'%s' holds ::ffff:0:0/96, every IPv4 client: write IPv4 "
+			         "networks in IPv4 form",
+			         s);
+			return -EINVAL;
+		}
+	}
 	*prefix = addr_is_v4(net) ? bits - 96 : bits;
 	return 0;
 }

@@ -54,7 +54,9 @@ static void test_parse(void **state)
 	    {"2001:db8:1:2::/48", "2001:db8:1::/48"},
 	    {"::ffff:192.0.2.0/120", "192.0.2.0/24"}, /* IPv4 written as IPv6 */
 	    {"::ffff:192.0.2.1", "192.0.2.1/32"},
-	    {"::/8", "::/8"},
+	    {"::/8", "error: '::/8' holds ::ffff:0:0/96, every IPv4 client: write IPv4 networks "
+	             "in IPv4 form"},
+	    {"100::/8", "100::/8"},
 	    {"192.0.2.0/08", "192.0.0.0/8"},
 	    {"0.0.0.0/0", "error: '0.0.0.0/0': a /0 would let every IPv4 client in"},
 	    {"192.0.2.0/0", "error: '192.0.2.0/0': a /0 would let every IPv4 client in"},
@@ -153,15 +155,11 @@ static void test_most_specific_wins(void **state)
 static void test_edges_of_the_space(void **state)
 {
 	static const char *const nets[] = {
-	    "0.0.0.0/1",
-	    "128.0.0.0/1",
-	    "255.255.255.255",
-	    "0.0.0.0/32",
-	    "::/1",
-	    "8000::/1",
-	    "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+	    "0.0.0.0/1",  "128.0.0.0/1", "255.255.255.255",
+	    "0.0.0.0/32", "::/97", /* ::/1 would hold the IPv4-mapped range: refused */
+	    "4000::/2",   "8000::/1",    "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
 	};
-	struct netset *s = set_of(nets, 7);
+	struct netset *s = set_of(nets, 8);
 	char buf[NETSET_STRLEN];
 
 	(void)state;
@@ -171,8 +169,12 @@ static void test_edges_of_the_space(void **state)
 	assert_string_equal(match(s, "128.0.0.0", buf), "128.0.0.0/1");
 	assert_string_equal(match(s, "255.255.255.254", buf), "128.0.0.0/1");
 	assert_string_equal(match(s, "255.255.255.255", buf), "255.255.255.255/32");
-	assert_string_equal(match(s, "::1", buf), "::/1");
-	assert_string_equal(match(s, "7fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", buf), "::/1");
+	assert_string_equal(match(s, "::1", buf), "::/97");
+	assert_string_equal(match(s, "::7fff:ffff", buf), "::/97");
+	assert_string_equal(match(s, "::8000:0", buf), "-");
+	assert_string_equal(match(s, "3fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", buf), "-");
+	assert_string_equal(match(s, "4000::", buf), "4000::/2");
+	assert_string_equal(match(s, "7fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", buf), "4000::/2");
 	assert_string_equal(match(s, "8000::", buf), "8000::/1");
 	assert_string_equal(match(s, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe", buf), "8000::/1");
 	assert_string_equal(match(s, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", buf),
@@ -181,18 +183,35 @@ static void test_edges_of_the_space(void **state)
 }
 
 /* A short IPv6 prefix holds ::ffff:0:0/96, so IPv4 clients too (a more specific net wins). */
+/*
+ * An IPv6 network that holds ::ffff:0:0/96 would let every IPv4 client in
+ * here while a kernel's IPv6 set never matches IPv4: refused, with the
+ * reason. Networks beside it, and IPv4 written in mapped form, are fine.
+ */
 static void test_ipv6_prefix_holding_ipv4(void **state)
 {
-	static const char *const nets[] = {"::/8", "::/64", "192.0.2.0/24"};
-	struct netset *s = set_of(nets, 3);
-	char buf[NETSET_STRLEN];
+	static const char *const refused[] = {"::/8", "::/64", "::fffe:0:0/95", "::ffff:0:0/80"};
+	static const char *const nets[] = {"::/97", "100::/8", "::ffff:192.0.2.0/120",
+	                                   "0:0:0:1::/64"};
+	struct netset *s;
+	char buf[NETSET_STRLEN], why[256];
+	mxa_addr a;
+	unsigned prefix;
 
 	(void)state;
-	assert_string_equal(match(s, "198.51.100.1", buf), "::/64");
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		assert_int_equal(netset_parse(refused[i], &a, &prefix, why, sizeof(why)), -EINVAL);
+		assert_non_null(strstr(why, "holds ::ffff:0:0/96, every IPv4 client"));
+	}
+	assert_int_equal(netset_parse("::/8", &a, &prefix, why, sizeof(why)), -EINVAL);
+	assert_string_equal(why, "'::/8' holds ::ffff:0:0/96, every IPv4 client: write IPv4 "
+	                         "networks in IPv4 form");
+	s = set_of(nets, 4);
+	assert_string_equal(match(s, "198.51.100.1", buf), "-");
 	assert_string_equal(match(s, "192.0.2.1", buf), "192.0.2.0/24");
-	assert_string_equal(match(s, "0:0:0:1::", buf), "::/8");
-	assert_string_equal(match(s, "::2", buf), "::/64");
-	assert_string_equal(match(s, "100::", buf), "-");
+	assert_string_equal(match(s, "::2", buf), "::/97");
+	assert_string_equal(match(s, "100::", buf), "100::/8");
+	assert_string_equal(match(s, "0:0:0:1::5", buf), "0:0:0:1::/64");
 	netset_free(s);
 }
 

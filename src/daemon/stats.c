@@ -75,7 +75,8 @@ size_t stats_collect(const struct daemon *d, struct stat_item *v, size_t max)
 	     "Reconciliations of the kernel table with the whitelist."},
 	    {"table-healed", tb ? tb->table_healed : 0,
 	     "Kernel table entries a resync had to add back, remove or re-time."},
-	    /* ipset, nft: entries taken over at start; SYNs the ruleset accepted by the set alone. */
+	    /* ipset, nft: entries taken over at start; SYNs the ruleset accepted by the set alone.
+	     */
 	    {"table-adopted", tb ? tb->table_adopted : 0,
 	     "Kernel set entries (ipset, nft) taken over at start."},
 	    {"kernel-accepted", tb ? tb->kernel_accepted : 0,

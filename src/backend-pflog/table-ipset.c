@@ -980,20 +980,8 @@ static int ipsetw_adopted_left(const struct table_writer *t, const mxa_addr *a, 
 
 static int ipsetw_learn(struct table_writer *t)
 {
-	int64_t now = table_util_now();
-	int n = 0;
-
-	for (size_t i = 0; t->later && i < t->adopted.n; i++) {
-		const struct table_util_entry *e = &t->adopted.v[i];
-		uint32_t left = (uint32_t)((int64_t)e->timeout - now);
-
-		if ((int64_t)e->timeout <= now || t->later(t->later_ctx, &e->addr, left) <= 0)
-			continue;
-		if (queue(t, &e->addr, left, true) < 0)
-			break;
-		n++;
-	}
-	return n;
+	return table_util_adopted_learn(&t->adopted, table_util_now(), t->later, t->later_ctx,
+	                                ipsetw_add, t);
 }
 
 static const struct table_stats *ipsetw_stats(const struct table_writer *t)

@@ -1330,21 +1330,8 @@ static int nftw_adopted_left(const struct table_writer *w, const mxa_addr *a, ui
 
 static int nftw_learn(struct table_writer *w)
 {
-	int64_t now = table_util_now();
-	int n = 0;
-
-	for (size_t i = 0; w->later && i < w->adopted.n; i++) {
-		const struct table_util_entry *e = &w->adopted.v[i];
-		uint32_t left = (uint32_t)((int64_t)e->timeout - now);
-
-		if ((int64_t)e->timeout <= now || w->later(w->later_ctx, &e->addr, left) <= 0)
-			continue;
-		/* After the restored deadline the daemon queued: the kernel's stays. */
-		if (queue_change(w, &e->addr, left, true) < 0)
-			break;
-		n++;
-	}
-	return n;
+	return table_util_adopted_learn(&w->adopted, table_util_now(), w->later, w->later_ctx,
+	                                nftw_add, w);
 }
 
 /* One element's remaining time: a GETSETELEM of its key (not a dump). */

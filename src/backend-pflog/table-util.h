@@ -269,6 +269,35 @@ static inline int table_util_adopted_left(const struct table_util_vec *adopted, 
 	return 1;
 }
 
+struct table_writer;
+
+/*
+ * table_learn() for a writer that adopts: each adopted entry still live at
+ * @now goes to @later (table_params.later); one the whitelist follows is
+ * added again through the writer's @add with the kernel's remaining time,
+ * after the restored deadlines already queued, so that the commit does not
+ * cut the kernel's renewal back. Returns how many the whitelist followed.
+ */
+static inline int table_util_adopted_learn(
+    const struct table_util_vec *adopted, int64_t now,
+    int (*later)(void *ctx, const mxa_addr *a, uint32_t timeout), void *later_ctx,
+    int (*add)(struct table_writer *w, const mxa_addr *a, uint32_t timeout), struct table_writer *w)
+{
+	int n = 0;
+
+	for (size_t i = 0; later && i < adopted->n; i++) {
+		const struct table_util_entry *e = &adopted->v[i];
+		uint32_t left = (uint32_t)((int64_t)e->timeout - now);
+
+		if ((int64_t)e->timeout <= now || later(later_ctx, &e->addr, left) <= 0)
+			continue;
+		if (add(w, &e->addr, left) < 0)
+			break;
+		n++;
+	}
+	return n;
+}
+
 /* The daemon deleted network @a/@prefix: no longer kept for its adopted lifetime either. */
 static inline void table_util_unadopt(struct table_util_vec *adopted, const mxa_addr *a,
                                       uint8_t prefix)
